@@ -1,0 +1,20 @@
+//! `generate-token` Lambda: wiring only; the logic lives in `flex_handoff::handlers::token`.
+
+use flex_handoff::config::Settings;
+use flex_handoff::handlers::token::{TokenState, handle_token_request};
+use lambda_http::{Error, Request, run, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    flex_handoff::logging::init();
+    let settings = Settings::load().await.inspect_err(|error| {
+        tracing::error!(%error, "invalid configuration");
+    })?;
+    let state = TokenState::from_settings(&settings);
+    drop(settings);
+    let state = &state;
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(handle_token_request(state, request).await)
+    }))
+    .await
+}

@@ -1,0 +1,152 @@
+//! The one place where failures become HTTP statuses and `{"error":{"code","message"}}` bodies.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+use crate::token::TokenError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidBody(String),
+    #[error("the request body is larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("the request must not name an identity: the server decides who the caller is")]
+    IdentityNotAllowed,
+    #[error("the authenticated subject is not a valid chat identity")]
+    InvalidIdentity,
+    #[error("only {allowed} is allowed on this route")]
+    MethodNotAllowed { allowed: &'static str },
+    #[error("{0}")]
+    InvalidToken(TokenError),
+    #[error("authentication is required")]
+    Unauthorized,
+    /// Anything that is our fault. The detail is logged, never sent to the caller.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidJson(_)
+            | ApiError::InvalidBody(_)
+            | ApiError::IdentityNotAllowed
+            | ApiError::InvalidIdentity => StatusCode::BAD_REQUEST,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::InvalidToken(_) | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Stable, machine-readable code; clients branch on this, not on the message.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::InvalidBody(_) => "invalid_body",
+            ApiError::BodyTooLarge { .. } => "body_too_large",
+            ApiError::IdentityNotAllowed => "identity_not_allowed",
+            ApiError::InvalidIdentity => "invalid_identity",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::InvalidToken(_) => "invalid_token",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        let message = if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+            "internal error".to_owned()
+        } else {
+            self.to_string()
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: &message,
+            },
+        };
+        let mut response = crate::http::json_response(status, &body);
+        let headers = response.headers_mut();
+        match self {
+            ApiError::InvalidToken(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+                );
+            }
+            ApiError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::MethodNotAllowed { allowed } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allowed));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body_json(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn client_errors_carry_their_message() {
+        let response = ApiError::IdentityNotAllowed.into_response();
+        assert_eq!(response.status(), 400);
+        let body = body_json(&response);
+        assert_eq!(body["error"]["code"], "identity_not_allowed");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("server decides")
+        );
+    }
+
+    #[test]
+    fn server_errors_hide_their_detail() {
+        let response = ApiError::Internal("db password is hunter2".into()).into_response();
+        assert_eq!(response.status(), 500);
+        assert_eq!(
+            body_json(&response),
+            serde_json::json!({"error": {"code": "internal", "message": "internal error"}})
+        );
+    }
+
+    #[test]
+    fn auth_errors_name_the_scheme() {
+        let response = ApiError::InvalidToken(TokenError::Expired).into_response();
+        assert_eq!(response.status(), 401);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer error="invalid_token""#
+        );
+        assert_eq!(
+            body_json(&response)["error"]["message"],
+            "the token has expired"
+        );
+    }
+}

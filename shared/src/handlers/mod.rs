@@ -1,0 +1,3 @@
+//! Route handlers. Each takes the state its binary built once per cold start.
+
+pub mod token;

@@ -1,0 +1,84 @@
+//! `POST /token`: a Twilio chat token for the identity the server decides.
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::http::{json_response, parse_json_body, require_method, respond};
+use crate::identity::{NewGuests, resolve_caller};
+use crate::token::TokenIssuer;
+
+/// What `generate-token` builds once per cold start.
+#[derive(Debug)]
+pub struct TokenState {
+    pub issuer: TokenIssuer,
+    pub allow_guests: bool,
+}
+
+impl TokenState {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            issuer: settings.token_issuer(),
+            allow_guests: settings.allow_guests,
+        }
+    }
+}
+
+/// The body accepts no fields today; denying unknown ones makes typos and smuggling visible.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenResponse<'a> {
+    token: &'a str,
+    identity: &'a str,
+    expires_at: String,
+    ttl_seconds: u32,
+}
+
+/// The Lambda entry point for `POST /token`.
+pub async fn handle_token_request(state: &TokenState, request: Request) -> Response<Body> {
+    respond(request, |request| async move {
+        token_response(state, &request, crate::unix_now())
+    })
+    .await
+}
+
+/// Builds the response for a token request at time `now`.
+pub fn token_response(
+    state: &TokenState,
+    request: &Request,
+    now: i64,
+) -> Result<Response<Body>, ApiError> {
+    require_method(request, Method::POST)?;
+    // The body is checked before the caller so a smuggled `identity` is always reported as such.
+    let TokenRequest {} = parse_json_body(request)?;
+    let caller = resolve_caller(
+        request,
+        &state.issuer,
+        state.allow_guests,
+        NewGuests::Allowed,
+        now,
+    )?;
+    let token = state.issuer.mint(&caller.identity, now);
+    tracing::debug!(identity = %caller.identity, source = ?caller.source, "token issued");
+    let expires_at = OffsetDateTime::from_unix_timestamp(token.expires_at)
+        .ok()
+        .and_then(|at| at.format(&Rfc3339).ok())
+        .ok_or_else(|| ApiError::Internal(format!("expiry {} out of range", token.expires_at)))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &TokenResponse {
+            token: &token.jwt,
+            identity: &token.identity,
+            expires_at,
+            ttl_seconds: state.issuer.ttl_seconds(),
+        },
+    ))
+}

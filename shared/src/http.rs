@@ -1,0 +1,175 @@
+//! Request and response plumbing shared by every route: JSON bodies, no-store responses and the
+//! one log line per request.
+
+use std::future::Future;
+use std::time::Instant;
+
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Our bodies are a few small fields; anything larger is a mistake or an attack.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A JSON response that no browser or proxy may cache: bodies carry tokens and chat ids.
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let json = serde_json::to_vec(body).expect("response bodies serialize");
+    let mut response = Response::new(Body::Binary(json));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+pub fn require_method(request: &Request, method: Method) -> Result<(), ApiError> {
+    if request.method() == method {
+        Ok(())
+    } else {
+        Err(ApiError::MethodNotAllowed {
+            allowed: method_name(&method),
+        })
+    }
+}
+
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        _ => "POST",
+    }
+}
+
+/// Parses an empty body or a JSON object into `T`, which should deny unknown fields.
+///
+/// A body naming `identity` gets its own error: it is the one field a client might plausibly try
+/// to smuggle, and it must be told plainly that the server decides.
+pub fn parse_json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::BodyTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    let value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Value::Object(serde_json::Map::new())
+    } else {
+        serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))?
+    };
+    let serde_json::Value::Object(fields) = &value else {
+        return Err(ApiError::InvalidBody(
+            "the request body must be a JSON object".into(),
+        ));
+    };
+    if fields.contains_key("identity") {
+        return Err(ApiError::IdentityNotAllowed);
+    }
+    serde_json::from_value(value).map_err(|e| ApiError::InvalidBody(e.to_string()))
+}
+
+/// Runs a route handler, turns its error into the standard error response, and writes the one
+/// log line per request (request id, route, status, latency, error code).
+pub async fn respond<F, Fut>(request: Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let started = Instant::now();
+    let request_id = request
+        .lambda_context_ref()
+        .map(|context| context.request_id.clone())
+        .unwrap_or_default();
+    let route = route_of(&request);
+    let (response, error_code) = match handler(request).await {
+        Ok(response) => (response, None),
+        Err(error) => {
+            let code = error.code();
+            (error.into_response(), Some(code))
+        }
+    };
+    tracing::info!(
+        request_id,
+        route,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        error_code,
+        "request"
+    );
+    response
+}
+
+fn route_of(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .route_key
+            .clone()
+            .unwrap_or_else(|| format!("{} {}", request.method(), request.uri().path())),
+        _ => format!("{} {}", request.method(), request.uri().path()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Example {
+        #[serde(default)]
+        name: Option<String>,
+    }
+
+    fn request_with_body(body: &str) -> Request {
+        let mut request = Request::new(Body::Text(body.to_owned()));
+        *request.method_mut() = Method::POST;
+        request
+    }
+
+    #[test]
+    fn empty_and_whitespace_bodies_are_an_empty_object() {
+        for body in ["", "  \n"] {
+            let parsed: Example = parse_json_body(&request_with_body(body)).unwrap();
+            assert_eq!(parsed, Example { name: None });
+        }
+    }
+
+    #[test]
+    fn body_errors_are_specific() {
+        let cases = [
+            ("{", "invalid_json"),
+            ("[]", "invalid_body"),
+            ("\"x\"", "invalid_body"),
+            (r#"{"identity":"alice"}"#, "identity_not_allowed"),
+            (r#"{"nmae":"x"}"#, "invalid_body"),
+            (r#"{"name":5}"#, "invalid_body"),
+        ];
+        for (body, code) in cases {
+            let error = parse_json_body::<Example>(&request_with_body(body)).unwrap_err();
+            assert_eq!(error.code(), code, "{body}");
+            assert_eq!(error.status(), 400);
+        }
+    }
+
+    #[test]
+    fn oversized_bodies_are_refused_before_parsing() {
+        let body = format!(r#"{{"name":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
+        let error = parse_json_body::<Example>(&request_with_body(&body)).unwrap_err();
+        assert_eq!(error.status(), 413);
+    }
+
+    #[test]
+    fn json_responses_are_not_cacheable() {
+        let response = json_response(StatusCode::OK, &serde_json::json!({"a": 1}));
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+}

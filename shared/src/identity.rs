@@ -1,0 +1,149 @@
+//! Who the caller is. The server decides: the API Gateway JWT authorizer's `sub`, or for guests
+//! a token we issued, or a fresh random guest id. Never anything the browser names.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt, http};
+
+use crate::error::ApiError;
+use crate::token::TokenIssuer;
+
+const MAX_IDENTITY_LEN: usize = 128;
+
+/// Twilio identities are free-form, but ours end up in logs, DynamoDB keys and Flex task
+/// attributes: a conservative alphabet that still fits OIDC subjects like `auth0|abc`.
+pub fn is_valid_identity(identity: &str) -> bool {
+    (1..=MAX_IDENTITY_LEN).contains(&identity.len())
+        && identity
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.@:|-".contains(&b))
+}
+
+/// How the identity was established; reported in logs, never trusted from the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// `sub` of a JWT the API Gateway authorizer validated.
+    Authorizer,
+    /// A guest presenting a still-valid token we issued.
+    GuestRefresh,
+    /// A guest with no token: a new random identity.
+    NewGuest,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub identity: String,
+    pub source: IdentitySource,
+    /// The authorizer's `name` claim, if any: what an agent may be shown.
+    pub display_name: Option<String>,
+}
+
+/// Whether this route may hand out a new guest identity (token minting) or needs an existing
+/// one (everything that acts on behalf of a known caller).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewGuests {
+    Allowed,
+    Forbidden,
+}
+
+/// Decides who the caller is.
+///
+/// Authorizer claims win when present. Otherwise, with guests enabled, a bearer token must be one
+/// we issued (an invalid one is an error, never a silent new guest); with no bearer a new guest
+/// is created if the route allows it.
+pub fn resolve_caller(
+    request: &Request,
+    issuer: &TokenIssuer,
+    allow_guests: bool,
+    new_guests: NewGuests,
+    now: i64,
+) -> Result<Caller, ApiError> {
+    if let Some(claims) = authorizer_claims(request) {
+        let sub = claims.get("sub").ok_or(ApiError::Unauthorized)?;
+        if !is_valid_identity(sub) {
+            return Err(ApiError::InvalidIdentity);
+        }
+        return Ok(Caller {
+            identity: sub.clone(),
+            source: IdentitySource::Authorizer,
+            display_name: claims.get("name").cloned(),
+        });
+    }
+    if !allow_guests {
+        return Err(ApiError::Unauthorized);
+    }
+    match bearer_token(request)? {
+        Some(token) => {
+            let verified = issuer.verify(token, now).map_err(ApiError::InvalidToken)?;
+            Ok(Caller {
+                identity: verified.identity,
+                source: IdentitySource::GuestRefresh,
+                display_name: None,
+            })
+        }
+        None if new_guests == NewGuests::Allowed => Ok(Caller {
+            identity: format!("guest-{}", uuid::Uuid::new_v4()),
+            source: IdentitySource::NewGuest,
+            display_name: None,
+        }),
+        None => Err(ApiError::Unauthorized),
+    }
+}
+
+fn authorizer_claims(request: &Request) -> Option<&std::collections::HashMap<String, String>> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context
+            .authorizer
+            .as_ref()?
+            .jwt
+            .as_ref()
+            .map(|jwt| &jwt.claims),
+        _ => None,
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header; any other scheme is an invalid token.
+fn bearer_token(request: &Request) -> Result<Option<&str>, ApiError> {
+    let Some(value) = request.headers().get(http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let invalid = || ApiError::InvalidToken(crate::token::TokenError::Malformed);
+    let value = value.to_str().map_err(|_| invalid())?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim()))
+        }
+        _ => Err(invalid()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_alphabet_and_length() {
+        for ok in [
+            "a",
+            "guest-0b6c",
+            "auth0|5f1",
+            "user@example.com",
+            "x:y.z_w",
+            &"a".repeat(128),
+        ] {
+            assert!(is_valid_identity(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "has space",
+            "semi;colon",
+            "slash/",
+            "ünïcode",
+            "new\nline",
+            &"a".repeat(129),
+        ] {
+            assert!(!is_valid_identity(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Twilio SIDs: a two-letter prefix naming the resource type and 32 lowercase-or-uppercase hex digits.
+
+/// The resource types this product configures, with the prefix Twilio gives their SIDs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SidKind {
+    Account,
+    ApiKey,
+    /// Chat or Conversations service: both use `IS`.
+    ChatService,
+}
+
+impl SidKind {
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            SidKind::Account => "AC",
+            SidKind::ApiKey => "SK",
+            SidKind::ChatService => "IS",
+        }
+    }
+}
+
+/// Checks that `value` is a SID of `kind`; the error says what is wrong, never echoing the value.
+pub fn check_sid(kind: SidKind, value: &str) -> Result<(), String> {
+    let prefix = kind.prefix();
+    let Some(digits) = value.strip_prefix(prefix) else {
+        return Err(format!("must start with {prefix}"));
+    };
+    if digits.len() != 32 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("must be {prefix} followed by 32 hex digits"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_well_formed_sids() {
+        assert!(check_sid(SidKind::Account, "AC0123456789abcdef0123456789ABCDEF").is_ok());
+        assert!(check_sid(SidKind::ApiKey, "SK00000000000000000000000000000000").is_ok());
+        assert!(check_sid(SidKind::ChatService, "IS11111111111111111111111111111111").is_ok());
+    }
+
+    #[test]
+    fn rejects_wrong_prefix_length_and_digits() {
+        assert_eq!(
+            check_sid(SidKind::Account, "SK00000000000000000000000000000000"),
+            Err("must start with AC".into())
+        );
+        assert!(check_sid(SidKind::ApiKey, "SK0000").is_err());
+        assert!(check_sid(SidKind::ApiKey, "SK0000000000000000000000000000000g").is_err());
+        assert!(check_sid(SidKind::ApiKey, "SK000000000000000000000000000000000").is_err());
+        assert!(check_sid(SidKind::ChatService, "").is_err());
+    }
+}

@@ -1,0 +1,171 @@
+//! Helpers for this workspace's tests (feature `test-support`): API Gateway events, the local
+//! dev settings, and real local servers (moto) started per test binary.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::config::Settings;
+
+/// The workspace root (tests run with the crate's directory as cwd).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("shared/ has a parent")
+        .to_path_buf()
+}
+
+/// `local/dev.env` as a map: the throwaway configuration of local runs, events and tests.
+pub fn dev_env() -> HashMap<String, String> {
+    let text = std::fs::read_to_string(workspace_root().join("local/dev.env"))
+        .expect("local/dev.env is readable");
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Settings from `local/dev.env` with `overrides` applied (an empty value removes a variable).
+pub fn dev_settings(overrides: &[(&str, &str)]) -> Settings {
+    let mut env = dev_env();
+    for (key, value) in overrides {
+        env.insert((*key).to_owned(), (*value).to_owned());
+    }
+    Settings::from_sources(
+        |name| env.get(name).cloned().filter(|v| !v.is_empty()),
+        None,
+    )
+    .expect("dev settings are valid")
+}
+
+/// An API Gateway HTTP API (payload 2.0) event, as JSON text.
+pub struct EventBuilder {
+    event: Value,
+}
+
+impl EventBuilder {
+    pub fn new(method: &str, path: &str) -> Self {
+        let event = json!({
+            "version": "2.0",
+            "routeKey": format!("{method} {path}"),
+            "rawPath": path,
+            "rawQueryString": "",
+            "headers": {"content-type": "application/json", "host": "api.example.com"},
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "api1234567",
+                "domainName": "api.example.com",
+                "domainPrefix": "api",
+                "http": {
+                    "method": method, "path": path, "protocol": "HTTP/1.1",
+                    "sourceIp": "203.0.113.10", "userAgent": "test"
+                },
+                "requestId": "req-test-1",
+                "routeKey": format!("{method} {path}"),
+                "stage": "$default",
+                "time": "23/Nov/2026:10:00:00 +0000",
+                "timeEpoch": 1_795_000_000_000_i64
+            },
+            "isBase64Encoded": false
+        });
+        Self { event }
+    }
+
+    pub fn body(mut self, body: &str) -> Self {
+        self.event["body"] = json!(body);
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.event["headers"][name] = json!(value);
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// Claims as an API Gateway JWT authorizer passes them.
+    pub fn claims(mut self, claims: &[(&str, &str)]) -> Self {
+        let claims: serde_json::Map<String, Value> = claims
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        self.event["requestContext"]["authorizer"] =
+            json!({"jwt": {"claims": claims, "scopes": null}});
+        self
+    }
+
+    pub fn to_json(&self) -> String {
+        self.event.to_string()
+    }
+
+    pub fn request(&self) -> lambda_http::Request {
+        lambda_http::request::from_str(&self.to_json()).expect("valid API Gateway event")
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("an ephemeral port")
+}
+
+/// A `moto_server` (DynamoDB, Secrets Manager, …) on a free loopback port, stopped on drop.
+/// `moto_server` must be on PATH: `make test` puts the pinned one from `.venv` there.
+pub struct MotoServer {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl MotoServer {
+    pub fn start() -> Self {
+        let port = free_port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server is on PATH (run the tests with `make test`)");
+        let server = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// SDK config for this server: dummy credentials, fixed region, endpoint override.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .endpoint_url(&self.endpoint)
+            .load()
+            .await
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
