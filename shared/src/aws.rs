@@ -8,14 +8,16 @@ use crate::config::ConfigError;
 /// Loads the SDK config from the Lambda environment (region, credentials, and endpoint overrides
 /// such as `AWS_ENDPOINT_URL_SECRETS_MANAGER` for local servers). Call once per cold start.
 pub async fn sdk_config() -> SdkConfig {
+    sdk_config_loader().load().await
+}
+
+/// The SDK config loader with our HTTPS client, for callers that override more settings.
+pub fn sdk_config_loader() -> aws_config::ConfigLoader {
     // ring rather than the SDK's default aws-lc: no C/CMake build, smaller binary, same TLS.
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http_client)
-        .load()
-        .await
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client)
 }
 
 /// Reads the string value of a Secrets Manager secret.

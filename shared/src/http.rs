@@ -17,8 +17,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// A JSON response that no browser or proxy may cache: bodies carry tokens and chat ids.
 pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
-    let json = serde_json::to_vec(body).expect("response bodies serialize");
-    let mut response = Response::new(Body::Binary(json));
+    let json = serde_json::to_string(body).expect("response bodies serialize");
+    let mut response = Response::new(Body::Text(json));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(

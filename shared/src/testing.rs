@@ -152,7 +152,7 @@ impl MotoServer {
 
     /// SDK config for this server: dummy credentials, fixed region, endpoint override.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
+        crate::aws::sdk_config_loader()
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
                 "testing", "testing", None, None, "moto",
@@ -168,4 +168,158 @@ impl Drop for MotoServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// What a Lambda binary did under [`run_lambda_binary`].
+pub struct LambdaRun {
+    /// The API Gateway responses it posted, in invocation order.
+    pub responses: Vec<Value>,
+    /// Everything it wrote to stdout and stderr.
+    pub output: String,
+    /// Set when the process ended by itself (for example a failed cold start).
+    pub exit_code: Option<i32>,
+}
+
+/// Runs a function binary the way Lambda does: a (fake) Runtime API hands it `events` one by one
+/// and collects its responses; then the process is stopped. `env` is its whole environment
+/// besides the runtime's own variables.
+pub async fn run_lambda_binary(
+    binary: &str,
+    env: &[(String, String)],
+    events: &[String],
+) -> LambdaRun {
+    use wiremock::matchers::{method, path, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let runtime = MockServer::start().await;
+    let deadline_ms = (crate::unix_now() + 300) * 1000;
+    for (index, event) in events.iter().enumerate() {
+        Mock::given(method("GET"))
+            .and(path("/2018-06-01/runtime/invocation/next"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header(
+                        "lambda-runtime-aws-request-id",
+                        format!("invocation-{index}").as_str(),
+                    )
+                    .insert_header(
+                        "lambda-runtime-deadline-ms",
+                        deadline_ms.to_string().as_str(),
+                    )
+                    .insert_header(
+                        "lambda-runtime-invoked-function-arn",
+                        "arn:aws:lambda:us-east-1:123456789012:function:test",
+                    )
+                    .set_body_raw(event.clone(), "application/json"),
+            )
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&runtime)
+            .await;
+    }
+    // After the last event the runtime long-polls, as it would in Lambda, until it is stopped.
+    Mock::given(method("GET"))
+        .and(path("/2018-06-01/runtime/invocation/next"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(600)))
+        .with_priority(2)
+        .mount(&runtime)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(
+            r"^/2018-06-01/runtime/invocation/[^/]+/response$",
+        ))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&runtime)
+        .await;
+
+    let log_path = std::env::temp_dir().join(format!("lambda-run-{}.log", uuid::Uuid::new_v4()));
+    let log = std::fs::File::create(&log_path).expect("temp log file");
+    let mut child = Command::new(binary)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.address().to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "test")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .stdout(log.try_clone().expect("log handle"))
+        .stderr(log)
+        .spawn()
+        .expect("the function binary starts");
+
+    let give_up = Instant::now() + Duration::from_secs(60);
+    let mut exit_code = None;
+    loop {
+        let posted = runtime
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|request| request.method == wiremock::http::Method::POST)
+            .count();
+        if posted >= events.len() {
+            break;
+        }
+        if let Some(status) = child.try_wait().expect("child status") {
+            exit_code = Some(status.code().unwrap_or(-1));
+            break;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "the function did not answer within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let mut posted: Vec<(usize, Value)> = runtime
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|request| request.method == wiremock::http::Method::POST)
+        .map(|request| {
+            let index = request
+                .url
+                .path()
+                .trim_start_matches("/2018-06-01/runtime/invocation/invocation-")
+                .trim_end_matches("/response")
+                .parse()
+                .expect("our request ids");
+            (
+                index,
+                serde_json::from_slice(&request.body).expect("JSON response"),
+            )
+        })
+        .collect();
+    posted.sort_by_key(|(index, _)| *index);
+    let output = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&log_path);
+    LambdaRun {
+        responses: posted.into_iter().map(|(_, response)| response).collect(),
+        output,
+        exit_code,
+    }
+}
+
+/// An event file of `events/`, as text.
+pub fn event_file(name: &str) -> String {
+    std::fs::read_to_string(workspace_root().join("events").join(name)).expect("event file")
+}
+
+/// The body of an API Gateway response a function posted, parsed as JSON.
+pub fn response_body(response: &Value) -> Value {
+    let body = response["body"].as_str().expect("response has a body");
+    let text = if response["isBase64Encoded"].as_bool() == Some(true) {
+        use base64::Engine as _;
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .unwrap(),
+        )
+        .unwrap()
+    } else {
+        body.to_owned()
+    };
+    serde_json::from_str(&text).expect("JSON body")
 }

@@ -1,0 +1,211 @@
+//! The real `generate-token` binary, invoked through a fake Lambda Runtime API: cold start from
+//! env or Secrets Manager (a real moto server), responses, and what it logs.
+
+use flex_handoff::testing::{MotoServer, dev_env, event_file, response_body, run_lambda_binary};
+use flex_handoff::token::TokenIssuer;
+use secrecy::SecretString;
+use serde_json::Value;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_generate-token");
+
+fn env_with(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = dev_env();
+    for (key, value) in overrides {
+        env.insert((*key).to_owned(), (*value).to_owned());
+    }
+    env.into_iter().collect()
+}
+
+fn bearer_of(event: &str) -> String {
+    let event: Value = serde_json::from_str(event).unwrap();
+    event["headers"]["authorization"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("Bearer ")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn full_invocations_log_one_line_each_and_never_a_secret_or_token() {
+    // TRACE is the most a deployer could turn on; nothing secret may appear even then.
+    let env = env_with(&[("RUST_LOG", "trace"), ("AWS_LAMBDA_LOG_FORMAT", "json")]);
+    let events = [
+        event_file("token-new-guest.json"),
+        event_file("token-refresh.json"),
+        event_file("token-bad-request.json"),
+    ];
+    let run = run_lambda_binary(BINARY, &env, &events).await;
+
+    let statuses: Vec<u64> = run
+        .responses
+        .iter()
+        .map(|r| r["statusCode"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [200, 200, 400], "{}", run.output);
+
+    let dev = dev_env();
+    let mut must_not_appear = vec![
+        dev["TWILIO_API_KEY_SECRET"].clone(),
+        dev["TWILIO_AUTH_TOKEN"].clone(),
+        bearer_of(&events[1]),
+    ];
+    for response in &run.responses[..2] {
+        let token = response_body(response)["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        // A token's signature alone is enough to recognise a leaked token.
+        must_not_appear.push(token.rsplit('.').next().unwrap().to_owned());
+        must_not_appear.push(token);
+    }
+    for secret in &must_not_appear {
+        assert!(
+            !run.output.contains(secret.as_str()),
+            "logs leak {secret:.12}…:\n{}",
+            run.output
+        );
+    }
+
+    let request_lines: Vec<Value> = run
+        .output
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(
+        request_lines.len(),
+        3,
+        "one line per request:\n{}",
+        run.output
+    );
+    for (index, (line, status)) in request_lines.iter().zip(statuses).enumerate() {
+        let fields = &line["fields"];
+        assert_eq!(fields["request_id"], format!("invocation-{index}"));
+        assert_eq!(fields["route"], "POST /token");
+        assert_eq!(fields["status"].as_u64(), Some(status));
+        assert!(fields["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0));
+    }
+    assert_eq!(
+        request_lines[2]["fields"]["error_code"],
+        "identity_not_allowed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cold_start_reads_twilio_credentials_from_secrets_manager() {
+    let moto = MotoServer::start();
+    let secret = serde_json::json!({
+        "TWILIO_ACCOUNT_SID": "AC0000000000000000000000000000aaaa",
+        "TWILIO_API_KEY_SID": "SK0000000000000000000000000000bbbb",
+        "TWILIO_API_KEY_SECRET": "secret-from-secrets-manager",
+        "TWILIO_AUTH_TOKEN": "auth-token-from-secrets-manager",
+    });
+    let client = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await);
+    let arn = client
+        .create_secret()
+        .name("flex-handoff/twilio")
+        .secret_string(secret.to_string())
+        .send()
+        .await
+        .expect("moto creates the secret")
+        .arn
+        .unwrap();
+
+    let mut env = vec![
+        ("TWILIO_SECRET_ARN".to_owned(), arn),
+        (
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(),
+            moto.endpoint.clone(),
+        ),
+        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
+        ("RUST_LOG".to_owned(), "trace".to_owned()),
+    ];
+    let dev = dev_env();
+    for var in ["TWILIO_CHAT_SERVICE_SID", "ALLOW_GUESTS"] {
+        env.push((var.to_owned(), dev[var].clone()));
+    }
+    let run = run_lambda_binary(BINARY, &env, &[event_file("token-new-guest.json")]).await;
+    assert_eq!(run.responses.len(), 1, "{}", run.output);
+    let body = response_body(&run.responses[0]);
+
+    let issuer_from_secret = TokenIssuer::new(
+        "AC0000000000000000000000000000aaaa",
+        "SK0000000000000000000000000000bbbb",
+        &SecretString::from("secret-from-secrets-manager"),
+        &dev["TWILIO_CHAT_SERVICE_SID"],
+        3600,
+    );
+    let token = body["token"].as_str().unwrap();
+    let verified = issuer_from_secret
+        .verify(token, flex_handoff::unix_now())
+        .unwrap();
+    assert_eq!(verified.identity, body["identity"].as_str().unwrap());
+    for secret in [
+        "secret-from-secrets-manager",
+        "auth-token-from-secrets-manager",
+        token,
+    ] {
+        assert!(
+            !run.output.contains(secret),
+            "logs leak a secret:\n{}",
+            run.output
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_secret_arn_fails_the_cold_start_clearly() {
+    let moto = MotoServer::start();
+    let env = vec![
+        (
+            "TWILIO_SECRET_ARN".to_owned(),
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf".to_owned(),
+        ),
+        (
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(),
+            moto.endpoint.clone(),
+        ),
+        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
+        (
+            "TWILIO_CHAT_SERVICE_SID".to_owned(),
+            dev_env()["TWILIO_CHAT_SERVICE_SID"].clone(),
+        ),
+    ];
+    let run = run_lambda_binary(BINARY, &env, &[event_file("token-new-guest.json")]).await;
+    assert!(
+        run.exit_code.is_some_and(|code| code != 0),
+        "{}",
+        run.output
+    );
+    assert!(run.responses.is_empty());
+    assert!(run.output.contains("TWILIO_SECRET_ARN"), "{}", run.output);
+    assert!(
+        run.output.contains("ResourceNotFoundException"),
+        "{}",
+        run.output
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn out_of_range_ttl_fails_the_cold_start_naming_the_variable() {
+    for ttl in ["86401", "60", "soon"] {
+        let env = env_with(&[("TOKEN_TTL_SECONDS", ttl)]);
+        let run = run_lambda_binary(BINARY, &env, &[event_file("token-new-guest.json")]).await;
+        assert!(
+            run.exit_code.is_some_and(|code| code != 0),
+            "{ttl}: {}",
+            run.output
+        );
+        assert!(run.responses.is_empty());
+        assert!(
+            run.output.contains("TOKEN_TTL_SECONDS is invalid"),
+            "{ttl}: {}",
+            run.output
+        );
+        assert!(!run.output.contains(&dev_env()["TWILIO_API_KEY_SECRET"]));
+    }
+}
