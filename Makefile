@@ -1,0 +1,29 @@
+# The two commands a newcomer needs: `make dev` (run locally) and `make test` (all tests).
+# Both install the pinned tools they use into .venv on first run.
+
+SHELL := /bin/bash
+VENV := .venv
+TOOLS_STAMP := $(VENV)/.tools-installed
+# The venv's python3 comes first: the tests call Twilio's library through it, and cargo-lambda
+# finds zig with `python3 -m ziglang`.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: test dev tools
+
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): tools/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check --quiet -r tools/requirements.txt
+	touch $@
+
+test: $(TOOLS_STAMP)
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo test --workspace --locked
+	cfn-lint template.yaml
+	sam validate --lint --template template.yaml
+
+dev: $(TOOLS_STAMP)
+	local/dev.sh
