@@ -21,8 +21,8 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
 }
 
 /// Reads the string value of a Secrets Manager secret.
-pub async fn fetch_secret_string(secret_id: &str) -> Result<String, ConfigError> {
-    let client = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
+pub async fn fetch_secret_string(aws: &SdkConfig, secret_id: &str) -> Result<String, ConfigError> {
+    let client = aws_sdk_secretsmanager::Client::new(aws);
     let output = client
         .get_secret_value()
         .secret_id(secret_id)

@@ -65,10 +65,24 @@ struct SecretDocument {
 impl Settings {
     /// Loads settings from the process environment, and from Secrets Manager when
     /// `TWILIO_SECRET_ARN` is set.
-    pub async fn load() -> Result<Self, ConfigError> {
+    ///
+    /// `aws` is the SDK config when the caller already has one (it needs AWS anyway); without
+    /// it, one is built only if the secret must be read, so a function that needs no AWS service
+    /// pays nothing for the SDK at cold start.
+    pub async fn load(aws: Option<&aws_config::SdkConfig>) -> Result<Self, ConfigError> {
         let env = |name: &str| std::env::var(name).ok();
         let secret_json = match env(SECRET_ARN_VAR).filter(|arn| !arn.is_empty()) {
-            Some(arn) => Some(crate::aws::fetch_secret_string(&arn).await?),
+            Some(arn) => {
+                let owned;
+                let aws = match aws {
+                    Some(aws) => aws,
+                    None => {
+                        owned = crate::aws::sdk_config().await;
+                        &owned
+                    }
+                };
+                Some(crate::aws::fetch_secret_string(aws, &arn).await?)
+            }
             None => None,
         };
         Self::from_sources(env, secret_json.as_deref())
@@ -192,6 +206,151 @@ fn flag(var: &'static str, value: Option<String>, default: bool) -> Result<bool,
             reason: "must be true or false".into(),
         }),
     }
+}
+
+pub const FLEX_MODE_VAR: &str = "FLEX_MODE";
+pub const FLEX_ADDRESS_SID_VAR: &str = "TWILIO_FLEX_ADDRESS_SID";
+pub const FLEX_FLOW_SID_VAR: &str = "TWILIO_FLEX_FLOW_SID";
+pub const CHANNELS_TABLE_VAR: &str = "CHANNELS_TABLE";
+pub const CLOSED_RETENTION_DAYS_VAR: &str = "CLOSED_CHAT_RETENTION_DAYS";
+pub const WEBHOOK_URL_VAR: &str = "TWILIO_WEBHOOK_URL";
+pub const FLEX_API_URL_VAR: &str = "TWILIO_FLEX_API_URL";
+pub const CHAT_API_URL_VAR: &str = "TWILIO_CHAT_API_URL";
+pub const CONVERSATIONS_API_URL_VAR: &str = "TWILIO_CONVERSATIONS_API_URL";
+pub const TWILIO_DEADLINE_MS_VAR: &str = "TWILIO_DEADLINE_MS";
+
+/// Which Flex generation chats are opened in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FlexMode {
+    /// Flex UI 2.x: `POST /v2/WebChats` with a Conversations Address (`IG…`).
+    Conversations { address_sid: String },
+    /// Flex UI 1.x, Programmable Chat (end of life 2026-06-01): `POST /v1/Channels` with a Flex Flow.
+    Chat { flex_flow_sid: String },
+}
+
+impl FlexMode {
+    pub fn name(&self) -> &'static str {
+        match self {
+            FlexMode::Conversations { .. } => "conversations",
+            FlexMode::Chat { .. } => "chat",
+        }
+    }
+}
+
+/// Base URLs of the Twilio hosts we call; overridable so tests and the local stack use local servers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TwilioHosts {
+    pub flex: String,
+    pub chat: String,
+    pub conversations: String,
+}
+
+/// What `create-channel` needs beyond [`Settings`].
+#[derive(Clone, Debug)]
+pub struct ChannelSettings {
+    pub mode: FlexMode,
+    pub table: String,
+    pub closed_retention_days: u32,
+    /// Public URL of `POST /twilio/webhook`, registered on every new chat.
+    pub webhook_url: String,
+    pub hosts: TwilioHosts,
+    /// All Twilio calls of one request, retries included, finish within this.
+    pub twilio_deadline: std::time::Duration,
+}
+
+impl ChannelSettings {
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_env(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mode = match env(FLEX_MODE_VAR).as_deref().map(str::trim) {
+            None | Some("") | Some("conversations") => {
+                let address_sid = required(&env, FLEX_ADDRESS_SID_VAR)?;
+                sid(
+                    FLEX_ADDRESS_SID_VAR,
+                    SidKind::ConversationsAddress,
+                    &address_sid,
+                )?;
+                FlexMode::Conversations { address_sid }
+            }
+            Some("chat") => {
+                let flex_flow_sid = required(&env, FLEX_FLOW_SID_VAR)?;
+                sid(FLEX_FLOW_SID_VAR, SidKind::FlexFlow, &flex_flow_sid)?;
+                FlexMode::Chat { flex_flow_sid }
+            }
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: FLEX_MODE_VAR,
+                    reason: "must be conversations or chat".into(),
+                });
+            }
+        };
+        let webhook_url = required(&env, WEBHOOK_URL_VAR)?;
+        check_url(WEBHOOK_URL_VAR, &webhook_url)?;
+        let host = |var: &'static str, default: &str| -> Result<String, ConfigError> {
+            let url = env(var)
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_owned());
+            check_url(var, &url)?;
+            Ok(url.trim_end_matches('/').to_owned())
+        };
+        Ok(Self {
+            mode,
+            table: required(&env, CHANNELS_TABLE_VAR)?,
+            closed_retention_days: number(&env, CLOSED_RETENTION_DAYS_VAR, 30, 1..=3650)?,
+            webhook_url,
+            hosts: TwilioHosts {
+                flex: host(FLEX_API_URL_VAR, "https://flex-api.twilio.com")?,
+                chat: host(CHAT_API_URL_VAR, "https://chat.twilio.com")?,
+                conversations: host(
+                    CONVERSATIONS_API_URL_VAR,
+                    "https://conversations.twilio.com",
+                )?,
+            },
+            twilio_deadline: std::time::Duration::from_millis(u64::from(number(
+                &env,
+                TWILIO_DEADLINE_MS_VAR,
+                6000,
+                500..=60_000,
+            )?)),
+        })
+    }
+}
+
+fn check_url(var: &'static str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            var,
+            reason: "must be an http(s) URL".into(),
+        })
+    }
+}
+
+fn number(
+    env: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    let Some(value) = env(var).filter(|v| !v.is_empty()) else {
+        return Ok(default);
+    };
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| ConfigError::Invalid {
+            var,
+            reason: format!(
+                "must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        })
 }
 
 #[cfg(test)]

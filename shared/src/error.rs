@@ -5,6 +5,7 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use crate::token::TokenError;
+use crate::twilio::TwilioError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -24,6 +25,14 @@ pub enum ApiError {
     InvalidToken(TokenError),
     #[error("authentication is required")]
     Unauthorized,
+    #[error("{0}")]
+    Upstream(#[from] TwilioError),
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("the Flex Flow is misconfigured: {0}")]
+    FlexFlowMisconfigured(String),
+    #[error("another request is still opening this customer's chat")]
+    ChatBeingOpened,
     /// Anything that is our fault. The detail is logged, never sent to the caller.
     #[error("internal error: {0}")]
     Internal(String),
@@ -50,6 +59,14 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidToken(_) | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Upstream(TwilioError::Rejected { .. } | TwilioError::BadResponse { .. }) => {
+                StatusCode::BAD_GATEWAY
+            }
+            ApiError::Upstream(TwilioError::Unavailable { .. })
+            | ApiError::Store(_)
+            | ApiError::FlexFlowMisconfigured(_)
+            | ApiError::ChatBeingOpened => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Upstream(TwilioError::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -65,7 +82,36 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::InvalidToken(_) => "invalid_token",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Upstream(TwilioError::Rejected { .. } | TwilioError::BadResponse { .. }) => {
+                "upstream_rejected"
+            }
+            ApiError::Upstream(TwilioError::Unavailable { .. }) => "upstream_unavailable",
+            ApiError::Upstream(TwilioError::Timeout { .. }) => "upstream_timeout",
+            ApiError::Store(_) => "store_unavailable",
+            ApiError::FlexFlowMisconfigured(_) => "flex_flow_misconfigured",
+            ApiError::ChatBeingOpened => "chat_being_opened",
             ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// What a caller is told of a server-side failure: what happened and what to do, no detail.
+    fn public_message(&self) -> &'static str {
+        match self {
+            ApiError::Upstream(TwilioError::Rejected { .. } | TwilioError::BadResponse { .. }) => {
+                "Twilio refused to open the chat; the operators have the details"
+            }
+            ApiError::Upstream(TwilioError::Unavailable { .. }) => {
+                "Twilio is unavailable right now; try again shortly"
+            }
+            ApiError::Upstream(TwilioError::Timeout { .. }) => {
+                "Twilio did not answer in time; try again shortly"
+            }
+            ApiError::Store(_) => "the chat registry is unavailable right now; try again shortly",
+            ApiError::FlexFlowMisconfigured(_) => {
+                "chat with an agent is not available: the Flex configuration is wrong"
+            }
+            ApiError::ChatBeingOpened => "your chat is still being opened; try again in a moment",
+            _ => "internal error",
         }
     }
 
@@ -73,7 +119,7 @@ impl ApiError {
         let status = self.status();
         let message = if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
-            "internal error".to_owned()
+            self.public_message().to_owned()
         } else {
             self.to_string()
         };

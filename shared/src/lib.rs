@@ -6,14 +6,17 @@
 pub mod aws;
 pub mod config;
 pub mod error;
+pub mod flex;
 pub mod handlers;
 pub mod http;
 pub mod identity;
 pub mod logging;
 pub mod sid;
+pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod token;
+pub mod twilio;
 
 pub use error::ApiError;
 

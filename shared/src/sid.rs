@@ -7,6 +7,12 @@ pub enum SidKind {
     ApiKey,
     /// Chat or Conversations service: both use `IS`.
     ChatService,
+    /// Conversations Address configuration (Flex UI 2.x web chat).
+    ConversationsAddress,
+    /// Flex Flow (Flex UI 1.x).
+    FlexFlow,
+    /// Chat channel or Conversation: both use `CH`.
+    Channel,
 }
 
 impl SidKind {
@@ -15,6 +21,9 @@ impl SidKind {
             SidKind::Account => "AC",
             SidKind::ApiKey => "SK",
             SidKind::ChatService => "IS",
+            SidKind::ConversationsAddress => "IG",
+            SidKind::FlexFlow => "FO",
+            SidKind::Channel => "CH",
         }
     }
 }

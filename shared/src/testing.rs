@@ -323,3 +323,22 @@ pub fn response_body(response: &Value) -> Value {
     };
     serde_json::from_str(&text).expect("JSON body")
 }
+
+impl MotoServer {
+    /// Creates a channels table with a fresh name from template.yaml's schema
+    /// (`local/create_table.py`, so the schema has one source) and returns its name.
+    pub fn create_channels_table(&self) -> String {
+        let name = format!("channels-{}", uuid::Uuid::new_v4().simple());
+        let status = Command::new("python3")
+            .arg(workspace_root().join("local/create_table.py"))
+            .args([&self.endpoint, &name])
+            .status()
+            .expect("python3 runs local/create_table.py");
+        assert!(status.success(), "create_table.py failed");
+        name
+    }
+
+    pub async fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk_config().await)
+    }
+}

@@ -1,3 +1,4 @@
 //! Route handlers. Each takes the state its binary built once per cold start.
 
+pub mod channel;
 pub mod token;

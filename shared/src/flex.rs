@@ -1,0 +1,159 @@
+//! Opening a Flex chat in either Flex generation, and registering the chat-end webhook on it.
+
+use serde_json::Value;
+
+use crate::config::{ChannelSettings, FlexMode, TwilioHosts};
+use crate::sid::{SidKind, check_sid};
+use crate::twilio::{TwilioClient, TwilioError};
+
+/// Conversations: the conversation-scoped webhook event that carries `StateTo=closed` when Flex
+/// closes the conversation after the agent wraps up.
+pub const CONVERSATIONS_CLOSE_EVENT: &str = "onConversationStateUpdated";
+/// Legacy Chat: Flex marks the channel's attributes `status: INACTIVE` when the agent ends the chat.
+pub const CHAT_CLOSE_EVENT: &str = "onChannelUpdated";
+
+/// What the agent sees of a new chat.
+pub struct NewChat<'a> {
+    pub identity: &'a str,
+    pub friendly_name: &'a str,
+    /// JSON object text, passed to Flex for routing and shown to the agent.
+    pub pre_engagement_data: &'a str,
+}
+
+pub struct Flex {
+    twilio: TwilioClient,
+    hosts: TwilioHosts,
+    mode: FlexMode,
+    chat_service_sid: String,
+    webhook_url: String,
+}
+
+impl Flex {
+    pub fn new(twilio: TwilioClient, settings: &ChannelSettings, chat_service_sid: &str) -> Self {
+        Self {
+            twilio,
+            hosts: settings.hosts.clone(),
+            mode: settings.mode.clone(),
+            chat_service_sid: chat_service_sid.to_owned(),
+            webhook_url: settings.webhook_url.clone(),
+        }
+    }
+
+    pub fn mode(&self) -> &FlexMode {
+        &self.mode
+    }
+
+    /// Legacy mode: checks once per cold start that the Flex Flow can take web chats. `Err`
+    /// says what is wrong, for the log; Conversations mode has nothing to check.
+    pub async fn check_flex_flow(&self) -> Result<(), String> {
+        let FlexMode::Chat { flex_flow_sid } = &self.mode else {
+            return Ok(());
+        };
+        let url = format!("{}/v1/FlexFlows/{flex_flow_sid}", self.hosts.flex);
+        let flow = self
+            .twilio
+            .get("fetch Flex Flow", &url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let channel_type = flow["channel_type"].as_str().unwrap_or("missing");
+        if !matches!(channel_type, "web" | "custom") {
+            return Err(format!(
+                "Flex Flow {flex_flow_sid} has channel_type {channel_type}; web chats need web or custom"
+            ));
+        }
+        if flow["enabled"].as_bool() != Some(true) {
+            return Err(format!("Flex Flow {flex_flow_sid} is disabled"));
+        }
+        Ok(())
+    }
+
+    /// Opens the chat (Flex creates the task an agent accepts) and registers our webhook on it.
+    /// Returns the channel (legacy) or conversation SID.
+    pub async fn open_chat(&self, chat: &NewChat<'_>) -> Result<String, TwilioError> {
+        let chat_name = format!("Chat with {}", chat.friendly_name);
+        match &self.mode {
+            FlexMode::Conversations { address_sid } => {
+                let created = self
+                    .twilio
+                    .post(
+                        "create web chat",
+                        &format!("{}/v2/WebChats", self.hosts.flex),
+                        &[
+                            ("AddressSid", address_sid),
+                            ("Identity", chat.identity),
+                            ("CustomerFriendlyName", chat.friendly_name),
+                            ("ChatFriendlyName", &chat_name),
+                            ("PreEngagementData", chat.pre_engagement_data),
+                        ],
+                    )
+                    .await?;
+                let sid = channel_sid("create web chat", &created["conversation_sid"])?;
+                let url = format!(
+                    "{}/v1/Services/{}/Conversations/{sid}/Webhooks",
+                    self.hosts.conversations, self.chat_service_sid
+                );
+                self.register_webhook(
+                    &url,
+                    &[
+                        ("Target", "webhook"),
+                        ("Configuration.Url", &self.webhook_url),
+                        ("Configuration.Method", "POST"),
+                        ("Configuration.Filters", CONVERSATIONS_CLOSE_EVENT),
+                    ],
+                )
+                .await?;
+                Ok(sid)
+            }
+            FlexMode::Chat { flex_flow_sid } => {
+                let created = self
+                    .twilio
+                    .post(
+                        "create Flex channel",
+                        &format!("{}/v1/Channels", self.hosts.flex),
+                        &[
+                            ("FlexFlowSid", flex_flow_sid),
+                            ("Identity", chat.identity),
+                            ("ChatUserFriendlyName", chat.friendly_name),
+                            ("ChatFriendlyName", &chat_name),
+                            ("Target", chat.identity),
+                            ("PreEngagementData", chat.pre_engagement_data),
+                        ],
+                    )
+                    .await?;
+                let sid = channel_sid("create Flex channel", &created["sid"])?;
+                let url = format!(
+                    "{}/v2/Services/{}/Channels/{sid}/Webhooks",
+                    self.hosts.chat, self.chat_service_sid
+                );
+                self.register_webhook(
+                    &url,
+                    &[
+                        ("Type", "webhook"),
+                        ("Configuration.Url", &self.webhook_url),
+                        ("Configuration.Method", "POST"),
+                        ("Configuration.Filters", CHAT_CLOSE_EVENT),
+                    ],
+                )
+                .await?;
+                Ok(sid)
+            }
+        }
+    }
+
+    async fn register_webhook(&self, url: &str, form: &[(&str, &str)]) -> Result<(), TwilioError> {
+        self.twilio
+            .post("register chat webhook", url, form)
+            .await
+            .map(drop)
+    }
+}
+
+fn channel_sid(what: &'static str, value: &Value) -> Result<String, TwilioError> {
+    let sid = value.as_str().unwrap_or_default();
+    check_sid(SidKind::Channel, sid)
+        .map(|()| sid.to_owned())
+        .map_err(|reason| TwilioError::BadResponse {
+            what,
+            reason: format!("channel SID {reason}"),
+        })
+}

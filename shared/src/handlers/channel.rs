@@ -1,0 +1,238 @@
+//! `POST /channel`: open the caller's Flex chat, or hand back the one already open.
+
+use std::time::Duration;
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::{ChannelSettings, Settings};
+use crate::error::ApiError;
+use crate::flex::{Flex, NewChat};
+use crate::http::{json_response, parse_json_body, require_method, respond};
+use crate::identity::{Caller, NewGuests, resolve_caller};
+use crate::store::{ActiveChat, ChannelStore, Slot};
+use crate::token::TokenIssuer;
+use crate::twilio::TwilioClient;
+
+pub const MAX_FRIENDLY_NAME_CHARS: usize = 64;
+pub const MAX_PRE_ENGAGEMENT_BYTES: usize = 4096;
+/// How long a claim on an identity's slot holds before another request may take it over. Above
+/// the function timeout, so a live request never loses its claim to an impatient one.
+pub const CLAIM_LEASE_SECONDS: i64 = 15;
+const WAIT_POLL: Duration = Duration::from_millis(150);
+/// How long a request waits for a concurrent one that is opening the same chat.
+const MAX_WAIT: Duration = Duration::from_secs(8);
+
+/// What `create-channel` builds once per cold start.
+pub struct ChannelState {
+    pub issuer: TokenIssuer,
+    pub allow_guests: bool,
+    pub flex: Flex,
+    pub store: ChannelStore,
+    /// Legacy mode's Flex Flow check, made once at cold start; `Err` holds what is wrong.
+    pub flex_flow: Result<(), String>,
+}
+
+impl ChannelState {
+    /// Builds the state once per cold start, including legacy mode's Flex Flow check (logged
+    /// when it fails: every request then gets 503 `flex_flow_misconfigured`).
+    pub async fn build(
+        settings: &Settings,
+        channel_settings: &ChannelSettings,
+        aws: &aws_config::SdkConfig,
+    ) -> Self {
+        let twilio = TwilioClient::new(&settings.twilio, channel_settings.twilio_deadline);
+        let flex = Flex::new(twilio, channel_settings, &settings.chat_service_sid);
+        let flex_flow = flex.check_flex_flow().await;
+        if let Err(problem) = &flex_flow {
+            tracing::error!(%problem, "Flex Flow check failed: chats cannot be opened");
+        }
+        Self {
+            issuer: settings.token_issuer(),
+            allow_guests: settings.allow_guests,
+            flex,
+            store: ChannelStore::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                &channel_settings.table,
+                channel_settings.closed_retention_days,
+            ),
+            flex_flow,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ChannelRequest {
+    friendly_name: Option<String>,
+    pre_engagement_data: Option<Map<String, Value>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChannelResponse<'a> {
+    channel_sid: &'a str,
+    identity: &'a str,
+    mode: &'a str,
+    status: &'static str,
+    reused: bool,
+    created_at: String,
+}
+
+/// The Lambda entry point for `POST /channel`.
+pub async fn handle_channel_request(state: &ChannelState, request: Request) -> Response<Body> {
+    respond(request, |request| async move {
+        channel_response(state, &request, crate::unix_now()).await
+    })
+    .await
+}
+
+pub async fn channel_response(
+    state: &ChannelState,
+    request: &Request,
+    now: i64,
+) -> Result<Response<Body>, ApiError> {
+    require_method(request, Method::POST)?;
+    let body: ChannelRequest = parse_json_body(request)?;
+    let caller = resolve_caller(
+        request,
+        &state.issuer,
+        state.allow_guests,
+        NewGuests::Forbidden,
+        now,
+    )?;
+    let friendly_name = friendly_name(body.friendly_name.as_deref(), &caller)?;
+    let pre_engagement_data = pre_engagement_data(body.pre_engagement_data)?;
+    if let Err(problem) = &state.flex_flow {
+        return Err(ApiError::FlexFlowMisconfigured(problem.clone()));
+    }
+
+    let mode = state.flex.mode().name();
+    let waited_since = std::time::Instant::now();
+    loop {
+        match state.store.active_slot(&caller.identity).await? {
+            Slot::Active(chat) => return respond_with(&chat, false),
+            Slot::Pending {
+                lease_expires_at, ..
+            } if lease_expires_at >= crate::unix_now() => {
+                // A concurrent press is opening this chat: wait for it rather than open a second.
+                if waited_since.elapsed() >= MAX_WAIT {
+                    return Err(ApiError::ChatBeingOpened);
+                }
+                tokio::time::sleep(WAIT_POLL).await;
+            }
+            Slot::Empty | Slot::Pending { .. } => {
+                let claim_id = uuid::Uuid::new_v4().to_string();
+                let now = crate::unix_now();
+                if !state
+                    .store
+                    .claim(&caller.identity, &claim_id, mode, now, CLAIM_LEASE_SECONDS)
+                    .await?
+                {
+                    continue;
+                }
+                let chat = NewChat {
+                    identity: &caller.identity,
+                    friendly_name: &friendly_name,
+                    pre_engagement_data: &pre_engagement_data,
+                };
+                let opened = open_and_record(state, &claim_id, &caller, &chat, mode).await;
+                if opened.is_err() {
+                    // Leave no record claiming a chat that does not exist.
+                    if let Err(error) = state.store.release(&caller.identity, &claim_id).await {
+                        tracing::warn!(%error, "could not release the claim; its lease will expire");
+                    }
+                }
+                return opened.and_then(|chat| respond_with(&chat, true));
+            }
+        }
+    }
+}
+
+async fn open_and_record(
+    state: &ChannelState,
+    claim_id: &str,
+    caller: &Caller,
+    chat: &NewChat<'_>,
+    mode: &str,
+) -> Result<ActiveChat, ApiError> {
+    let channel_sid = state.flex.open_chat(chat).await?;
+    let now = crate::unix_now();
+    let active = ActiveChat {
+        identity: caller.identity.clone(),
+        channel_sid,
+        mode: mode.to_owned(),
+        created_at: now,
+    };
+    if state.store.activate(claim_id, &active, now).await? {
+        tracing::info!(channel_sid = %active.channel_sid, mode, "chat opened");
+        Ok(active)
+    } else {
+        Err(ApiError::Internal(format!(
+            "claim lost while opening {}: the request outlived its lease",
+            active.channel_sid
+        )))
+    }
+}
+
+fn respond_with(chat: &ActiveChat, created: bool) -> Result<Response<Body>, ApiError> {
+    let created_at = OffsetDateTime::from_unix_timestamp(chat.created_at)
+        .ok()
+        .and_then(|at| at.format(&Rfc3339).ok())
+        .ok_or_else(|| ApiError::Internal(format!("createdAt {} out of range", chat.created_at)))?;
+    Ok(json_response(
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        &ChannelResponse {
+            channel_sid: &chat.channel_sid,
+            identity: &chat.identity,
+            mode: &chat.mode,
+            status: "active",
+            reused: !created,
+            created_at,
+        },
+    ))
+}
+
+/// The name the agent sees: the body's, else the authorizer's `name` claim, else "Customer".
+fn friendly_name(requested: Option<&str>, caller: &Caller) -> Result<String, ApiError> {
+    let Some(requested) = requested else {
+        return Ok(caller
+            .display_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| valid_friendly_name(name))
+            .unwrap_or("Customer")
+            .to_owned());
+    };
+    let trimmed = requested.trim();
+    if valid_friendly_name(trimmed) {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(ApiError::InvalidBody(format!(
+            "friendlyName must be 1 to {MAX_FRIENDLY_NAME_CHARS} characters after trimming, with no control characters"
+        )))
+    }
+}
+
+fn valid_friendly_name(name: &str) -> bool {
+    let chars = name.chars().count();
+    (1..=MAX_FRIENDLY_NAME_CHARS).contains(&chars) && !name.chars().any(char::is_control)
+}
+
+fn pre_engagement_data(data: Option<Map<String, Value>>) -> Result<String, ApiError> {
+    let json = serde_json::to_string(&data.unwrap_or_default()).expect("a JSON map serializes");
+    if json.len() > MAX_PRE_ENGAGEMENT_BYTES {
+        return Err(ApiError::InvalidBody(format!(
+            "preEngagementData must be at most {MAX_PRE_ENGAGEMENT_BYTES} bytes of JSON"
+        )));
+    }
+    Ok(json)
+}

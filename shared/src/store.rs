@@ -1,0 +1,335 @@
+//! The channels table in DynamoDB. Two kinds of item share it (single-table design):
+//!
+//! - `active#<identity>`: the identity's one current chat, `pending` while a request creates it
+//!   (with a claim id and a lease) and `active` once Twilio has it. Its existence is the lock that
+//!   makes concurrent presses create one chat. Deleted when the chat closes.
+//! - `chat#<channel SID>`: the record of each chat, kept as history after it closes until the
+//!   TTL attribute `expiresAt` passes.
+//!
+//! Both access paths (an identity's active chat, a channel's record) are key lookups: no Scan and
+//! no index to pay for.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+
+/// Partition key attribute name; the template and tests use the same.
+pub const KEY: &str = "pk";
+/// TTL attribute name (epoch seconds), set on closed chat records.
+pub const TTL_ATTRIBUTE: &str = "expiresAt";
+
+#[derive(Debug, thiserror::Error)]
+#[error("DynamoDB {operation} failed: {detail}")]
+pub struct StoreError {
+    pub operation: &'static str,
+    pub detail: String,
+}
+
+/// An identity's current chat slot.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Slot {
+    Empty,
+    Pending {
+        claim_id: String,
+        lease_expires_at: i64,
+    },
+    Active(ActiveChat),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveChat {
+    pub identity: String,
+    pub channel_sid: String,
+    pub mode: String,
+    pub created_at: i64,
+}
+
+/// A chat's record, by channel SID.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatRecord {
+    pub identity: String,
+    pub channel_sid: String,
+    pub mode: String,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub closed_at: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+/// What closing a chat did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CloseOutcome {
+    Closed,
+    AlreadyClosed,
+    Unknown,
+}
+
+pub struct ChannelStore {
+    client: Client,
+    table: String,
+    closed_retention_seconds: i64,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn active_key(identity: &str) -> AttributeValue {
+    s(format!("active#{identity}"))
+}
+
+fn chat_key(channel_sid: &str) -> AttributeValue {
+    s(format!("chat#{channel_sid}"))
+}
+
+fn get_s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    item.get(name)?.as_s().ok().cloned()
+}
+
+fn get_n(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+fn store_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError {
+        operation,
+        detail: DisplayErrorContext(error).to_string(),
+    }
+}
+
+fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    let code = error.as_service_error().and_then(|e| e.code());
+    match code {
+        Some("ConditionalCheckFailedException") => true,
+        // The message lists one cancellation reason per item of the transaction.
+        Some("TransactionCanceledException") => error
+            .as_service_error()
+            .and_then(|e| e.message())
+            .is_some_and(|m| m.contains("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
+impl ChannelStore {
+    pub fn new(client: Client, table: &str, closed_retention_days: u32) -> Self {
+        Self {
+            client,
+            table: table.to_owned(),
+            closed_retention_seconds: i64::from(closed_retention_days) * 86_400,
+        }
+    }
+
+    pub async fn active_slot(&self, identity: &str) -> Result<Slot, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, active_key(identity))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", e))?;
+        let Some(item) = output.item else {
+            return Ok(Slot::Empty);
+        };
+        match (get_s(&item, "state").as_deref(), get_s(&item, "channelSid")) {
+            (Some("active"), Some(channel_sid)) => Ok(Slot::Active(ActiveChat {
+                identity: identity.to_owned(),
+                channel_sid,
+                mode: get_s(&item, "mode").unwrap_or_default(),
+                created_at: get_n(&item, "createdAt").unwrap_or_default(),
+            })),
+            _ => Ok(Slot::Pending {
+                claim_id: get_s(&item, "claimId").unwrap_or_default(),
+                lease_expires_at: get_n(&item, "leaseExpiresAt").unwrap_or_default(),
+            }),
+        }
+    }
+
+    /// Claims the right to create the identity's chat: wins if the slot is empty or its pending
+    /// claim's lease has run out (a crashed request). `Ok(false)`: someone else holds it.
+    pub async fn claim(
+        &self,
+        identity: &str,
+        claim_id: &str,
+        mode: &str,
+        now: i64,
+        lease_seconds: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY, active_key(identity))
+            .item("identity", s(identity))
+            .item("state", s("pending"))
+            .item("claimId", s(claim_id))
+            .item("mode", s(mode))
+            .item("leaseExpiresAt", n(now + lease_seconds))
+            .item("updatedAt", n(now))
+            .condition_expression(
+                "attribute_not_exists(#pk) OR (#state = :pending AND #lease < :now)",
+            )
+            .expression_attribute_names("#pk", KEY)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#lease", "leaseExpiresAt")
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(store_error("PutItem", error)),
+        }
+    }
+
+    /// Gives up a claim (the Twilio call failed), so the next press starts afresh.
+    pub async fn release(&self, identity: &str, claim_id: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(KEY, active_key(identity))
+            .condition_expression("#claim = :claim AND #state = :pending")
+            .expression_attribute_names("#claim", "claimId")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":claim", s(claim_id))
+            .expression_attribute_values(":pending", s("pending"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(store_error("DeleteItem", error)),
+        }
+    }
+
+    /// Turns our claim into the active chat and writes the chat's record, atomically. `Ok(false)`:
+    /// the claim was lost (our lease ran out and another request took over).
+    pub async fn activate(
+        &self,
+        claim_id: &str,
+        chat: &ActiveChat,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let slot = Update::builder()
+            .table_name(&self.table)
+            .key(KEY, active_key(&chat.identity))
+            .update_expression(
+                "SET #state = :active, channelSid = :sid, createdAt = :now, updatedAt = :now REMOVE leaseExpiresAt",
+            )
+            .condition_expression("#claim = :claim AND #state = :pending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#claim", "claimId")
+            .expression_attribute_values(":active", s("active"))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":sid", s(&chat.channel_sid))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":claim", s(claim_id))
+            .build()
+            .expect("update has table, key and expression");
+        let record = Put::builder()
+            .table_name(&self.table)
+            .item(KEY, chat_key(&chat.channel_sid))
+            .item("identity", s(&chat.identity))
+            .item("channelSid", s(&chat.channel_sid))
+            .item("mode", s(&chat.mode))
+            .item("status", s("active"))
+            .item("createdAt", n(now))
+            .item("updatedAt", n(now))
+            .build()
+            .expect("put has table and item");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(slot).build())
+            .transact_items(TransactWriteItem::builder().put(record).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(store_error("TransactWriteItems", error)),
+        }
+    }
+
+    pub async fn chat(&self, channel_sid: &str) -> Result<Option<ChatRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY, chat_key(channel_sid))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", e))?;
+        Ok(output.item.map(|item| ChatRecord {
+            identity: get_s(&item, "identity").unwrap_or_default(),
+            channel_sid: get_s(&item, "channelSid").unwrap_or_default(),
+            mode: get_s(&item, "mode").unwrap_or_default(),
+            status: get_s(&item, "status").unwrap_or_default(),
+            created_at: get_n(&item, "createdAt").unwrap_or_default(),
+            updated_at: get_n(&item, "updatedAt").unwrap_or_default(),
+            closed_at: get_n(&item, "closedAt"),
+            expires_at: get_n(&item, TTL_ATTRIBUTE),
+        }))
+    }
+
+    /// Marks the chat closed (history until its TTL) and frees the identity's slot, atomically.
+    /// Idempotent: Twilio retries webhooks.
+    pub async fn close(&self, channel_sid: &str, now: i64) -> Result<CloseOutcome, StoreError> {
+        let Some(record) = self.chat(channel_sid).await? else {
+            return Ok(CloseOutcome::Unknown);
+        };
+        if record.status == "closed" {
+            return Ok(CloseOutcome::AlreadyClosed);
+        }
+        let close_record = Update::builder()
+            .table_name(&self.table)
+            .key(KEY, chat_key(channel_sid))
+            .update_expression(
+                "SET #status = :closed, closedAt = :now, updatedAt = :now, #ttl = :ttl",
+            )
+            .condition_expression("#status = :active")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":closed", s("closed"))
+            .expression_attribute_values(":active", s("active"))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":ttl", n(now + self.closed_retention_seconds))
+            .build()
+            .expect("update has table, key and expression");
+        let free_slot = Delete::builder()
+            .table_name(&self.table)
+            .key(KEY, active_key(&record.identity))
+            .condition_expression("attribute_not_exists(#pk) OR channelSid = :sid")
+            .expression_attribute_names("#pk", KEY)
+            .expression_attribute_values(":sid", s(channel_sid))
+            .build()
+            .expect("delete has table and key");
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(close_record).build())
+            .transact_items(TransactWriteItem::builder().delete(free_slot).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(CloseOutcome::Closed),
+            Err(error) if is_condition_failure(&error) => Ok(CloseOutcome::AlreadyClosed),
+            Err(error) => Err(store_error("TransactWriteItems", error)),
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! A small Twilio REST client: form-encoded requests with API key basic auth, bounded retries with
+//! backoff and jitter inside one total deadline, and Twilio's error body decoded for the logs.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use crate::config::TwilioCredentials;
+
+/// Attempts per call, the first included.
+const MAX_ATTEMPTS: u32 = 4;
+const BASE_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TwilioError {
+    /// A 4xx other than 429: retrying cannot help.
+    #[error("Twilio rejected {what}: HTTP {status}, Twilio error {code}: {message}")]
+    Rejected {
+        what: &'static str,
+        status: u16,
+        code: u32,
+        message: String,
+    },
+    /// 429, 5xx or connection failures outlasted the retries.
+    #[error("Twilio unavailable for {what} after {attempts} attempts: {last}")]
+    Unavailable {
+        what: &'static str,
+        attempts: u32,
+        last: String,
+    },
+    #[error("Twilio did not answer {what} within {deadline_ms} ms")]
+    Timeout {
+        what: &'static str,
+        deadline_ms: u128,
+    },
+    #[error("Twilio's answer to {what} is not what its API documents: {reason}")]
+    BadResponse { what: &'static str, reason: String },
+}
+
+pub struct TwilioClient {
+    http: reqwest::Client,
+    api_key_sid: String,
+    api_key_secret: SecretString,
+    deadline: Duration,
+}
+
+impl std::fmt::Debug for TwilioClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioClient")
+            .field("api_key_sid", &self.api_key_sid)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Attempt {
+    Done(Value),
+    Fatal(TwilioError),
+    Retry {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+impl TwilioClient {
+    /// Builds the client once per cold start. `deadline` bounds each call, retries included.
+    pub fn new(credentials: &TwilioCredentials, deadline: Duration) -> Self {
+        // ring, the provider the AWS SDK client uses too: one TLS stack in the binary.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .pool_idle_timeout(Duration::from_secs(50))
+            .user_agent(concat!("flex-handoff/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds");
+        Self {
+            http,
+            api_key_sid: credentials.api_key_sid.clone(),
+            api_key_secret: credentials.api_key_secret.clone(),
+            deadline,
+        }
+    }
+
+    pub async fn get(&self, what: &'static str, url: &str) -> Result<Value, TwilioError> {
+        self.call(what, Method::GET, url, &[]).await
+    }
+
+    pub async fn post(
+        &self,
+        what: &'static str,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, TwilioError> {
+        self.call(what, Method::POST, url, form).await
+    }
+
+    async fn call(
+        &self,
+        what: &'static str,
+        method: Method,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, TwilioError> {
+        let deadline = Instant::now() + self.deadline;
+        let timeout = || TwilioError::Timeout {
+            what,
+            deadline_ms: self.deadline.as_millis(),
+        };
+        let mut attempt = 1;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(timeout());
+            }
+            let mut request = self
+                .http
+                .request(method.clone(), url)
+                .basic_auth(&self.api_key_sid, Some(self.api_key_secret.expose_secret()))
+                .timeout(remaining);
+            if method == Method::POST {
+                request = request.form(form);
+            }
+            let (reason, retry_after) = match self.attempt(what, request).await {
+                Attempt::Done(value) => return Ok(value),
+                Attempt::Fatal(error) => return Err(error),
+                Attempt::Retry {
+                    reason,
+                    retry_after,
+                } => (reason, retry_after),
+            };
+            if attempt >= MAX_ATTEMPTS {
+                return Err(TwilioError::Unavailable {
+                    what,
+                    attempts: attempt,
+                    last: reason,
+                });
+            }
+            let pause = retry_after.unwrap_or_else(|| backoff(attempt));
+            if Instant::now() + pause >= deadline {
+                // Waiting as Twilio asks would overrun the deadline: say so now.
+                return Err(if retry_after.is_some() {
+                    TwilioError::Unavailable {
+                        what,
+                        attempts: attempt,
+                        last: reason,
+                    }
+                } else {
+                    timeout()
+                });
+            }
+            tracing::warn!(
+                what,
+                attempt,
+                reason,
+                pause_ms = pause.as_millis() as u64,
+                "retrying Twilio"
+            );
+            tokio::time::sleep(pause).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(&self, what: &'static str, request: reqwest::RequestBuilder) -> Attempt {
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                return Attempt::Retry {
+                    reason: if error.is_timeout() {
+                        "timed out".into()
+                    } else {
+                        format!("connection failed: {error}")
+                    },
+                    retry_after: None,
+                };
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(error) => {
+                return Attempt::Retry {
+                    reason: format!("response body lost: {error}"),
+                    retry_after: None,
+                };
+            }
+        };
+        if status.is_success() {
+            return match serde_json::from_slice(&body) {
+                Ok(value) => Attempt::Done(value),
+                Err(error) => Attempt::Fatal(TwilioError::BadResponse {
+                    what,
+                    reason: error.to_string(),
+                }),
+            };
+        }
+        let (code, message) = twilio_error(&body);
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Attempt::Retry {
+                reason: format!("HTTP {}, Twilio error {code}: {message}", status.as_u16()),
+                retry_after,
+            };
+        }
+        Attempt::Fatal(TwilioError::Rejected {
+            what,
+            status: status.as_u16(),
+            code,
+            message,
+        })
+    }
+}
+
+/// Twilio's error body: `{"code": 20404, "message": "...", "more_info": "...", "status": 404}`.
+fn twilio_error(body: &[u8]) -> (u32, String) {
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let code = value["code"].as_u64().unwrap_or(0) as u32;
+    let message = value["message"]
+        .as_str()
+        .unwrap_or("no Twilio error body")
+        .chars()
+        .take(300)
+        .collect();
+    (code, message)
+}
+
+/// Exponential backoff with "equal jitter": half fixed, half random, so retries spread out.
+fn backoff(attempt: u32) -> Duration {
+    let exp = BASE_BACKOFF
+        .saturating_mul(1 << (attempt - 1).min(16))
+        .min(MAX_BACKOFF);
+    let half = exp / 2;
+    half + half.mul_f64(rand::random::<f64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        for attempt in 1..=8 {
+            let exp = (BASE_BACKOFF * (1 << (attempt - 1))).min(MAX_BACKOFF);
+            let pause = backoff(attempt);
+            assert!(
+                pause >= exp / 2 && pause <= exp,
+                "attempt {attempt}: {pause:?}"
+            );
+        }
+        let samples: std::collections::HashSet<_> = (0..20).map(|_| backoff(3)).collect();
+        assert!(samples.len() > 1, "jitter varies the pause");
+    }
+
+    #[test]
+    fn twilio_error_bodies_are_decoded() {
+        let body =
+            br#"{"code": 20404, "message": "The requested resource was not found", "status": 404}"#;
+        assert_eq!(
+            twilio_error(body),
+            (20404, "The requested resource was not found".into())
+        );
+        assert_eq!(twilio_error(b"<html>"), (0, "no Twilio error body".into()));
+    }
+}

@@ -1,0 +1,214 @@
+//! The channels table against a real DynamoDB-compatible server (moto), created from
+//! template.yaml's schema.
+
+use flex_handoff::store::{ActiveChat, ChannelStore, CloseOutcome, KEY, Slot, TTL_ATTRIBUTE};
+use flex_handoff::testing::MotoServer;
+
+const NOW: i64 = 1_800_000_000;
+
+async fn store(moto: &MotoServer) -> (ChannelStore, aws_sdk_dynamodb::Client, String) {
+    let table = moto.create_channels_table();
+    let client = moto.dynamodb().await;
+    (ChannelStore::new(client.clone(), &table, 30), client, table)
+}
+
+fn chat(identity: &str, sid: &str) -> ActiveChat {
+    ActiveChat {
+        identity: identity.into(),
+        channel_sid: sid.into(),
+        mode: "conversations".into(),
+        created_at: NOW,
+    }
+}
+
+const SID: &str = "CH00000000000000000000000000000001";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn table_schema_matches_what_the_code_uses() {
+    let moto = MotoServer::start();
+    let (_, client, table) = store(&moto).await;
+    let described = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let keys = described.table.unwrap().key_schema.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].attribute_name, KEY);
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl.time_to_live_description
+            .unwrap()
+            .attribute_name
+            .as_deref(),
+        Some(TTL_ATTRIBUTE)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn claim_activate_and_read_back() {
+    let moto = MotoServer::start();
+    let (store, _, _) = store(&moto).await;
+    assert_eq!(store.active_slot("alice").await.unwrap(), Slot::Empty);
+
+    assert!(
+        store
+            .claim("alice", "claim-1", "conversations", NOW, 15)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.active_slot("alice").await.unwrap(),
+        Slot::Pending {
+            claim_id: "claim-1".into(),
+            lease_expires_at: NOW + 15
+        }
+    );
+    assert!(
+        !store
+            .claim("alice", "claim-2", "conversations", NOW + 1, 15)
+            .await
+            .unwrap()
+    );
+
+    assert!(
+        store
+            .activate("claim-1", &chat("alice", SID), NOW + 2)
+            .await
+            .unwrap()
+    );
+    let Slot::Active(active) = store.active_slot("alice").await.unwrap() else {
+        panic!("slot should be active");
+    };
+    assert_eq!(
+        (active.channel_sid.as_str(), active.created_at),
+        (SID, NOW + 2)
+    );
+    let record = store.chat(SID).await.unwrap().unwrap();
+    assert_eq!(
+        (record.identity.as_str(), record.status.as_str()),
+        ("alice", "active")
+    );
+    assert_eq!(record.expires_at, None, "active chats never expire");
+    // An active slot cannot be claimed, even long after.
+    assert!(
+        !store
+            .claim("alice", "claim-3", "conversations", NOW + 9999, 15)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_pending_claim_can_be_taken_over_and_the_old_claimant_loses() {
+    let moto = MotoServer::start();
+    let (store, _, _) = store(&moto).await;
+    assert!(
+        store
+            .claim("bob", "crashed", "chat", NOW, 15)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim("bob", "early", "chat", NOW + 15, 15)
+            .await
+            .unwrap(),
+        "lease still holds"
+    );
+    assert!(
+        store
+            .claim("bob", "rescuer", "chat", NOW + 16, 15)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .activate("crashed", &chat("bob", SID), NOW + 17)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store.chat(SID).await.unwrap().is_none(),
+        "a lost claim writes no record"
+    );
+    assert!(
+        store
+            .activate("rescuer", &chat("bob", SID), NOW + 17)
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn release_frees_only_our_own_pending_claim() {
+    let moto = MotoServer::start();
+    let (store, _, _) = store(&moto).await;
+    assert!(
+        store
+            .claim("carol", "mine", "conversations", NOW, 15)
+            .await
+            .unwrap()
+    );
+    store.release("carol", "not-mine").await.unwrap();
+    assert!(matches!(
+        store.active_slot("carol").await.unwrap(),
+        Slot::Pending { .. }
+    ));
+    store.release("carol", "mine").await.unwrap();
+    assert_eq!(store.active_slot("carol").await.unwrap(), Slot::Empty);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn close_keeps_history_with_a_ttl_frees_the_slot_and_is_idempotent() {
+    let moto = MotoServer::start();
+    let (store, _, _) = store(&moto).await;
+    assert!(store.claim("dave", "c", "chat", NOW, 15).await.unwrap());
+    assert!(store.activate("c", &chat("dave", SID), NOW).await.unwrap());
+
+    assert_eq!(
+        store.close(SID, NOW + 100).await.unwrap(),
+        CloseOutcome::Closed
+    );
+    assert_eq!(store.active_slot("dave").await.unwrap(), Slot::Empty);
+    let record = store.chat(SID).await.unwrap().unwrap();
+    assert_eq!(record.status, "closed");
+    assert_eq!(record.closed_at, Some(NOW + 100));
+    assert_eq!(record.expires_at, Some(NOW + 100 + 30 * 86_400));
+
+    assert_eq!(
+        store.close(SID, NOW + 200).await.unwrap(),
+        CloseOutcome::AlreadyClosed
+    );
+    assert_eq!(
+        store.chat(SID).await.unwrap().unwrap().closed_at,
+        Some(NOW + 100)
+    );
+    assert_eq!(
+        store
+            .close("CH99999999999999999999999999999999", NOW)
+            .await
+            .unwrap(),
+        CloseOutcome::Unknown
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_table_is_an_error_not_an_empty_slot() {
+    let moto = MotoServer::start();
+    let client = moto.dynamodb().await;
+    let store = ChannelStore::new(client, "no-such-table", 30);
+    let error = store.active_slot("erin").await.unwrap_err();
+    assert_eq!(error.operation, "GetItem");
+    assert!(
+        error.detail.contains("ResourceNotFoundException"),
+        "{}",
+        error.detail
+    );
+}
