@@ -13,9 +13,10 @@ export SAM_CLI_TELEMETRY := 0
 
 tools: $(TOOLS_STAMP)
 
-$(TOOLS_STAMP): tools/requirements.txt
+$(TOOLS_STAMP): tools/requirements.txt tools/npm/package-lock.json
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check --quiet -r tools/requirements.txt
+	npm ci --prefix tools/npm --no-audit --no-fund --loglevel=error
 	touch $@
 
 test: $(TOOLS_STAMP)

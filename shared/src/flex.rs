@@ -6,11 +6,13 @@ use crate::config::{ChannelSettings, FlexMode, TwilioHosts};
 use crate::sid::{SidKind, check_sid};
 use crate::twilio::{TwilioClient, TwilioError};
 
-/// Conversations: the conversation-scoped webhook event that carries `StateTo=closed` when Flex
-/// closes the conversation after the agent wraps up.
-pub const CONVERSATIONS_CLOSE_EVENT: &str = "onConversationStateUpdated";
-/// Legacy Chat: Flex marks the channel's attributes `status: INACTIVE` when the agent ends the chat.
-pub const CHAT_CLOSE_EVENT: &str = "onChannelUpdated";
+/// Conversations: `onConversationStateUpdated` carries `StateTo=closed` when Flex closes the
+/// conversation after the agent wraps up; a removed conversation has ended too.
+pub const CONVERSATIONS_CLOSE_EVENTS: [&str; 2] =
+    ["onConversationStateUpdated", "onConversationRemoved"];
+/// Legacy Chat: Flex sets the channel's attributes to `status: INACTIVE` when the agent ends the
+/// chat (`onChannelUpdated`); a destroyed channel has ended too.
+pub const CHAT_CLOSE_EVENTS: [&str; 2] = ["onChannelUpdated", "onChannelDestroyed"];
 
 /// What the agent sees of a new chat.
 pub struct NewChat<'a> {
@@ -92,13 +94,15 @@ impl Flex {
                     "{}/v1/Services/{}/Conversations/{sid}/Webhooks",
                     self.hosts.conversations, self.chat_service_sid
                 );
+                // This API's enum spells methods in lower case, unlike Chat's.
                 self.register_webhook(
                     &url,
                     &[
                         ("Target", "webhook"),
                         ("Configuration.Url", &self.webhook_url),
-                        ("Configuration.Method", "POST"),
-                        ("Configuration.Filters", CONVERSATIONS_CLOSE_EVENT),
+                        ("Configuration.Method", "post"),
+                        ("Configuration.Filters", CONVERSATIONS_CLOSE_EVENTS[0]),
+                        ("Configuration.Filters", CONVERSATIONS_CLOSE_EVENTS[1]),
                     ],
                 )
                 .await?;
@@ -131,7 +135,8 @@ impl Flex {
                         ("Type", "webhook"),
                         ("Configuration.Url", &self.webhook_url),
                         ("Configuration.Method", "POST"),
-                        ("Configuration.Filters", CHAT_CLOSE_EVENT),
+                        ("Configuration.Filters", CHAT_CLOSE_EVENTS[0]),
+                        ("Configuration.Filters", CHAT_CLOSE_EVENTS[1]),
                     ],
                 )
                 .await?;

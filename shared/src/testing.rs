@@ -342,3 +342,62 @@ impl MotoServer {
         aws_sdk_dynamodb::Client::new(&self.sdk_config().await)
     }
 }
+
+/// A Prism mock of one of Twilio's official OpenAPI specs (npm `@twilio-alpha/mcp`, pinned in
+/// tools/npm): it answers documented example responses and rejects, with 422, any request that
+/// breaks the spec. Stopped on drop.
+pub struct PrismServer {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl PrismServer {
+    /// `spec` is a file name under `twilio-oai/spec/json/`, e.g. `twilio_flex_v2.json`.
+    pub fn start(spec: &str) -> Self {
+        let npm = workspace_root().join("tools/npm/node_modules");
+        let spec_path = npm
+            .join("@twilio-alpha/mcp/twilio-oai/spec/json")
+            .join(spec);
+        assert!(
+            spec_path.exists(),
+            "{spec_path:?} missing: run the tests with `make test`"
+        );
+        let port = free_port();
+        let child = Command::new(npm.join(".bin/prism"))
+            .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .arg(&spec_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prism starts (run the tests with `make test`)");
+        let server = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "prism did not start within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+}
+
+impl Drop for PrismServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Channel settings for tests: `local/dev.env` plus the given overrides (e.g. host URLs).
+pub fn channel_settings(overrides: &[(&str, &str)]) -> crate::config::ChannelSettings {
+    let mut env = dev_env();
+    for (key, value) in overrides {
+        env.insert((*key).to_owned(), (*value).to_owned());
+    }
+    crate::config::ChannelSettings::from_env(|name| {
+        env.get(name).cloned().filter(|v| !v.is_empty())
+    })
+    .expect("test channel settings are valid")
+}

@@ -222,12 +222,17 @@ impl TwilioClient {
 fn twilio_error(body: &[u8]) -> (u32, String) {
     let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let code = value["code"].as_u64().unwrap_or(0) as u32;
-    let message = value["message"]
-        .as_str()
-        .unwrap_or("no Twilio error body")
-        .chars()
-        .take(300)
-        .collect();
+    let message = match value["message"].as_str() {
+        Some(message) => message.chars().take(300).collect(),
+        // Not Twilio's shape (a proxy, a mock): the start of the body still helps the operator.
+        None => format!(
+            "unexpected body: {}",
+            String::from_utf8_lossy(body)
+                .chars()
+                .take(300)
+                .collect::<String>()
+        ),
+    };
     (code, message)
 }
 
@@ -266,6 +271,9 @@ mod tests {
             twilio_error(body),
             (20404, "The requested resource was not found".into())
         );
-        assert_eq!(twilio_error(b"<html>"), (0, "no Twilio error body".into()));
+        assert_eq!(
+            twilio_error(b"<html>"),
+            (0, "unexpected body: <html>".into())
+        );
     }
 }
