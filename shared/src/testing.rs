@@ -401,3 +401,85 @@ pub fn channel_settings(overrides: &[(&str, &str)]) -> crate::config::ChannelSet
     })
     .expect("test channel settings are valid")
 }
+
+/// The conversation SID the Twilio stand-ins hand out for `POST /v2/WebChats`.
+pub const STAND_IN_CONVERSATION_SID: &str = "CH0123456789abcdef0123456789abcdef";
+/// The channel SID the Twilio stand-ins hand out for `POST /v1/Channels`.
+pub const STAND_IN_CHANNEL_SID: &str = "CHfedcba9876543210fedcba9876543210";
+
+/// wiremock stand-ins for Twilio's Flex, Chat and Conversations hosts: they record requests and
+/// answer only what a test mounts, or, after [`TwilioStandIns::answer_normally`], as Twilio does.
+pub struct TwilioStandIns {
+    pub flex: wiremock::MockServer,
+    pub chat: wiremock::MockServer,
+    pub conversations: wiremock::MockServer,
+}
+
+impl TwilioStandIns {
+    pub async fn start() -> Self {
+        Self {
+            flex: wiremock::MockServer::start().await,
+            chat: wiremock::MockServer::start().await,
+            conversations: wiremock::MockServer::start().await,
+        }
+    }
+
+    /// Both Flex generations succeed: chats open, webhooks register, the Flex Flow takes web chat.
+    pub async fn answer_normally(&self) {
+        use wiremock::matchers::{method, path, path_regex};
+        use wiremock::{Mock, ResponseTemplate};
+        let created = |body: Value| ResponseTemplate::new(201).set_body_json(body);
+        Mock::given(method("POST"))
+            .and(path("/v2/WebChats"))
+            .respond_with(created(
+                json!({"conversation_sid": STAND_IN_CONVERSATION_SID, "identity": "x"}),
+            ))
+            .mount(&self.flex)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/Channels"))
+            .respond_with(created(json!({"sid": STAND_IN_CHANNEL_SID})))
+            .mount(&self.flex)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/v1/FlexFlows/FO[0-9a-fA-F]{32}$"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"channel_type": "web", "enabled": true})),
+            )
+            .mount(&self.flex)
+            .await;
+        for host in [&self.chat, &self.conversations] {
+            Mock::given(method("POST"))
+                .and(path_regex("/Webhooks$"))
+                .respond_with(created(
+                    json!({"sid": "WH00000000000000000000000000000000"}),
+                ))
+                .mount(host)
+                .await;
+        }
+    }
+
+    /// The environment that points a function at these stand-ins.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("TWILIO_FLEX_API_URL".into(), self.flex.uri()),
+            ("TWILIO_CHAT_API_URL".into(), self.chat.uri()),
+            (
+                "TWILIO_CONVERSATIONS_API_URL".into(),
+                self.conversations.uri(),
+            ),
+        ]
+    }
+
+    /// The requests one host received on paths ending with `route`.
+    pub async fn requests(server: &wiremock::MockServer, route: &str) -> Vec<wiremock::Request> {
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|request| request.url.path().ends_with(route))
+            .collect()
+    }
+}

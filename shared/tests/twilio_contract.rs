@@ -13,78 +13,36 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use flex_handoff::flex::{Flex, NewChat};
-use flex_handoff::testing::{PrismServer, channel_settings, dev_settings};
+use flex_handoff::testing::{
+    PrismServer, STAND_IN_CHANNEL_SID, STAND_IN_CONVERSATION_SID, TwilioStandIns, channel_settings,
+    dev_settings,
+};
 use flex_handoff::twilio::{TwilioClient, TwilioError};
-use serde_json::json;
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::Request;
 
-const CONVERSATION: &str = "CH0123456789abcdef0123456789abcdef";
-const CHANNEL: &str = "CHfedcba9876543210fedcba9876543210";
+const CONVERSATION: &str = STAND_IN_CONVERSATION_SID;
+const CHANNEL: &str = STAND_IN_CHANNEL_SID;
 
-/// Stand-ins for Twilio's three hosts, answering as Twilio documents.
-struct TwilioHosts {
-    flex: MockServer,
-    chat: MockServer,
-    conversations: MockServer,
-}
-
-impl TwilioHosts {
-    async fn start() -> Self {
-        let hosts = Self {
-            flex: MockServer::start().await,
-            chat: MockServer::start().await,
-            conversations: MockServer::start().await,
-        };
-        Mock::given(method("POST"))
-            .and(path("/v2/WebChats"))
-            .respond_with(
-                ResponseTemplate::new(201).set_body_json(
-                    json!({"conversation_sid": CONVERSATION, "identity": "guest-1"}),
-                ),
-            )
-            .mount(&hosts.flex)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/v1/Channels"))
-            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"sid": CHANNEL})))
-            .mount(&hosts.flex)
-            .await;
-        Mock::given(method("GET"))
-            .and(path_regex("^/v1/FlexFlows/FO[0-9a-f]{32}$"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(
-                json!({"sid": "FO55555555555555555555555555555555", "channel_type": "web", "enabled": true}),
-            ))
-            .mount(&hosts.flex)
-            .await;
-        for host in [&hosts.chat, &hosts.conversations] {
-            Mock::given(method("POST"))
-                .and(path_regex("/Webhooks$"))
-                .respond_with(
-                    ResponseTemplate::new(201)
-                        .set_body_json(json!({"sid": "WH00000000000000000000000000000000"})),
-                )
-                .mount(host)
-                .await;
-        }
-        hosts
-    }
-
-    fn flex(&self, mode: &str) -> Flex {
-        let settings = dev_settings(&[]);
-        let channel = channel_settings(&[
-            ("FLEX_MODE", mode),
-            ("TWILIO_FLEX_API_URL", &self.flex.uri()),
-            ("TWILIO_CHAT_API_URL", &self.chat.uri()),
-            ("TWILIO_CONVERSATIONS_API_URL", &self.conversations.uri()),
-            (
-                "TWILIO_WEBHOOK_URL",
-                "https://abc123.execute-api.eu-west-1.amazonaws.com/twilio/webhook",
-            ),
-        ]);
-        let twilio = TwilioClient::new(&settings.twilio, Duration::from_secs(10));
-        Flex::new(twilio, &channel, &settings.chat_service_sid)
-    }
+fn flex(hosts: &TwilioStandIns, mode: &str) -> Flex {
+    let settings = dev_settings(&[]);
+    let host_env = hosts.env();
+    let mut overrides: Vec<(&str, &str)> = host_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    overrides.extend([
+        ("FLEX_MODE", mode),
+        (
+            "TWILIO_WEBHOOK_URL",
+            "https://abc123.execute-api.eu-west-1.amazonaws.com/twilio/webhook",
+        ),
+    ]);
+    let twilio = TwilioClient::new(&settings.twilio, Duration::from_secs(10));
+    Flex::new(
+        twilio,
+        &channel_settings(&overrides),
+        &settings.chat_service_sid,
+    )
 }
 
 fn chat() -> NewChat<'static> {
@@ -171,16 +129,14 @@ async fn both_flex_generations_send_only_what_twilios_specs_allow() {
     });
     let [flex_v1, flex_v2, chat_v2, conversations_v1] = &prism;
 
-    let hosts = TwilioHosts::start().await;
+    let hosts = TwilioStandIns::start().await;
+    hosts.answer_normally().await;
+    let conversations = flex(&hosts, "conversations");
     assert_eq!(
-        hosts
-            .flex("conversations")
-            .open_chat(&chat())
-            .await
-            .unwrap(),
+        conversations.open_chat(&chat()).await.unwrap(),
         CONVERSATION
     );
-    let legacy = hosts.flex("chat");
+    let legacy = flex(&hosts, "chat");
     legacy.check_flex_flow().await.unwrap();
     assert_eq!(legacy.open_chat(&chat()).await.unwrap(), CHANNEL);
 

@@ -1,0 +1,509 @@
+//! `POST /channel` through its handler: DynamoDB is a real moto server (table from
+//! template.yaml); Twilio is wiremock, for the stateful cases (reuse, retries, errors,
+//! concurrency). The requests' conformance to Twilio's specs is twilio_contract.rs's job.
+
+use std::time::{Duration, Instant};
+
+use flex_handoff::config::{ChannelSettings, Settings};
+use flex_handoff::handlers::channel::{ChannelState, channel_response};
+use flex_handoff::store::Slot;
+use flex_handoff::testing::{
+    EventBuilder, MotoServer, STAND_IN_CHANNEL_SID, STAND_IN_CONVERSATION_SID, TwilioStandIns,
+    channel_settings, dev_settings,
+};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const CONVERSATION: &str = STAND_IN_CONVERSATION_SID;
+const WEBHOOK_URL: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com/twilio/webhook";
+
+struct Harness {
+    _moto: MotoServer,
+    twilio: TwilioStandIns,
+    settings: Settings,
+    channel: ChannelSettings,
+    aws: aws_config::SdkConfig,
+}
+
+impl Harness {
+    /// Twilio stand-ins answer nothing until a test mounts responses.
+    async fn start(mode: &str) -> Self {
+        let moto = MotoServer::start();
+        let table = moto.create_channels_table();
+        let aws = moto.sdk_config().await;
+        let twilio = TwilioStandIns::start().await;
+        let hosts = twilio.env();
+        let mut overrides: Vec<(&str, &str)> = hosts
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        overrides.extend([
+            ("FLEX_MODE", mode),
+            ("CHANNELS_TABLE", table.as_str()),
+            ("TWILIO_WEBHOOK_URL", WEBHOOK_URL),
+            ("TWILIO_DEADLINE_MS", "3000"),
+        ]);
+        let channel = channel_settings(&overrides);
+        Self {
+            _moto: moto,
+            twilio,
+            settings: dev_settings(&[]),
+            channel,
+            aws,
+        }
+    }
+
+    async fn state(&self) -> ChannelState {
+        ChannelState::build(&self.settings, &self.channel, &self.aws).await
+    }
+
+    fn guest_token(&self, identity: &str) -> String {
+        self.settings
+            .token_issuer()
+            .mint(identity, flex_handoff::unix_now())
+            .jwt
+    }
+
+    fn flex(&self) -> &MockServer {
+        &self.twilio.flex
+    }
+}
+
+async fn requests(server: &MockServer, route: &str) -> Vec<Request> {
+    TwilioStandIns::requests(server, route).await
+}
+
+fn created(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(201).set_body_json(body)
+}
+
+fn twilio_error(status: u16, code: u32) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({
+        "code": code, "message": "Twilio says no", "more_info": "https://www.twilio.com/docs/errors", "status": status
+    }))
+}
+
+fn press(token: &str) -> EventBuilder {
+    EventBuilder::new("POST", "/channel").bearer(token)
+}
+
+async fn call(state: &ChannelState, event: EventBuilder) -> (u16, Value) {
+    let response = match channel_response(state, &event.request(), flex_handoff::unix_now()).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    };
+    let body = serde_json::from_slice(response.body().as_ref()).expect("JSON body");
+    (response.status().as_u16(), body)
+}
+
+fn form(request: &Request) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect()
+}
+
+fn field<'a>(form: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+    form.iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_chat_is_opened_recorded_and_then_reused_without_calling_twilio() {
+    let h = Harness::start("conversations").await;
+    h.twilio.answer_normally().await;
+    let state = h.state().await;
+    let token = h.guest_token("guest-ada");
+    let event =
+        press(&token).body(r#"{"friendlyName":"  Ada  ","preEngagementData":{"topic":"roaming"}}"#);
+
+    let (status, body) = call(&state, event).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["channelSid"], CONVERSATION);
+    assert_eq!(body["identity"], "guest-ada");
+    assert_eq!(
+        (
+            body["mode"].as_str(),
+            body["status"].as_str(),
+            body["reused"].as_bool()
+        ),
+        (Some("conversations"), Some("active"), Some(false))
+    );
+    assert!(body["createdAt"].as_str().unwrap().ends_with('Z'));
+
+    let chats = requests(h.flex(), "/v2/WebChats").await;
+    assert_eq!(chats.len(), 1);
+    let sent = form(&chats[0]);
+    assert_eq!(
+        field(&sent, "AddressSid"),
+        ["IG44444444444444444444444444444444"]
+    );
+    assert_eq!(field(&sent, "Identity"), ["guest-ada"]);
+    assert_eq!(field(&sent, "CustomerFriendlyName"), ["Ada"]);
+    assert_eq!(field(&sent, "ChatFriendlyName"), ["Chat with Ada"]);
+    assert_eq!(
+        field(&sent, "PreEngagementData"),
+        [r#"{"topic":"roaming"}"#]
+    );
+    let hooks = requests(&h.twilio.conversations, "/Webhooks").await;
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(
+        hooks[0].url.path(),
+        format!(
+            "/v1/Services/IS33333333333333333333333333333333/Conversations/{CONVERSATION}/Webhooks"
+        )
+    );
+    let hook = form(&hooks[0]);
+    assert_eq!(field(&hook, "Configuration.Url"), [WEBHOOK_URL]);
+    assert_eq!(
+        field(&hook, "Configuration.Filters"),
+        ["onConversationStateUpdated", "onConversationRemoved"]
+    );
+
+    let record = state.store.chat(CONVERSATION).await.unwrap().unwrap();
+    assert_eq!(
+        (record.identity.as_str(), record.status.as_str()),
+        ("guest-ada", "active")
+    );
+
+    let (status, again) = call(&state, press(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["reused"], true);
+    assert_eq!(again["channelSid"], CONVERSATION);
+    assert_eq!(again["createdAt"], body["createdAt"]);
+    assert_eq!(
+        h.flex().received_requests().await.unwrap().len(),
+        1,
+        "reuse makes no Twilio call"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_mode_checks_the_flow_then_opens_a_flex_channel_with_a_chat_webhook() {
+    let h = Harness::start("chat").await;
+    h.twilio.answer_normally().await;
+    let state = h.state().await;
+    assert_eq!(
+        requests(h.flex(), "/v1/FlexFlows/FO55555555555555555555555555555555")
+            .await
+            .len(),
+        1
+    );
+    let event =
+        press(&h.guest_token("guest-bob")).claims(&[("sub", "user-bob"), ("name", "Bob B.")]);
+
+    let (status, body) = call(&state, event).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        (body["identity"].as_str(), body["mode"].as_str()),
+        (Some("user-bob"), Some("chat"))
+    );
+    let sent = form(&requests(h.flex(), "/v1/Channels").await[0]);
+    assert_eq!(
+        field(&sent, "FlexFlowSid"),
+        ["FO55555555555555555555555555555555"]
+    );
+    assert_eq!(field(&sent, "Identity"), ["user-bob"]);
+    assert_eq!(field(&sent, "Target"), ["user-bob"]);
+    assert_eq!(
+        field(&sent, "ChatUserFriendlyName"),
+        ["Bob B."],
+        "defaults to the name claim"
+    );
+    let hooks = requests(&h.twilio.chat, "/Webhooks").await;
+    assert_eq!(
+        hooks[0].url.path(),
+        format!(
+            "/v2/Services/IS33333333333333333333333333333333/Channels/{STAND_IN_CHANNEL_SID}/Webhooks"
+        )
+    );
+    let hook = form(&hooks[0]);
+    assert_eq!(field(&hook, "Type"), ["webhook"]);
+    assert_eq!(field(&hook, "Configuration.Method"), ["POST"]);
+    assert_eq!(
+        field(&hook, "Configuration.Filters"),
+        ["onChannelUpdated", "onChannelDestroyed"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_misconfigured_flex_flow_refuses_every_request_without_opening_anything() {
+    let h = Harness::start("chat").await;
+    Mock::given(method("GET"))
+        .and(path("/v1/FlexFlows/FO55555555555555555555555555555555"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"channel_type": "sms", "enabled": true})),
+        )
+        .mount(h.flex())
+        .await;
+    let state = h.state().await;
+    let (status, body) = call(&state, press(&h.guest_token("guest-c"))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("flex_flow_misconfigured"))
+    );
+    assert!(
+        !body.to_string().contains("sms"),
+        "no internal detail in the response"
+    );
+    assert_eq!(requests(h.flex(), "/v1/Channels").await.len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_concurrent_presses_open_exactly_one_chat() {
+    let h = Harness::start("conversations").await;
+    Mock::given(method("POST"))
+        .and(path("/v2/WebChats"))
+        .respond_with(
+            created(json!({"conversation_sid": CONVERSATION, "identity": "x"}))
+                .set_delay(Duration::from_millis(400)),
+        )
+        .with_priority(1)
+        .mount(h.flex())
+        .await;
+    h.twilio.answer_normally().await;
+    let state = h.state().await;
+    let token = h.guest_token("guest-double-clicker");
+
+    let presses = (0..20).map(|_| call(&state, press(&token)));
+    let results = futures_util::future::join_all(presses).await;
+
+    let created = results.iter().filter(|(status, _)| *status == 201).count();
+    let reused = results.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!((created, reused), (1, 19), "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|(_, body)| body["channelSid"] == CONVERSATION)
+    );
+    assert_eq!(
+        requests(h.flex(), "/v2/WebChats").await.len(),
+        1,
+        "one Twilio chat"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twilio_429_is_retried_after_the_time_it_asks_for() {
+    let h = Harness::start("conversations").await;
+    Mock::given(method("POST"))
+        .and(path("/v2/WebChats"))
+        .respond_with(twilio_error(429, 20429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(h.flex())
+        .await;
+    h.twilio.answer_normally().await;
+    let state = h.state().await;
+    let started = Instant::now();
+    let (status, body) = call(&state, press(&h.guest_token("guest-d"))).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was respected"
+    );
+    assert_eq!(requests(h.flex(), "/v2/WebChats").await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn persistent_twilio_5xx_is_a_503_after_bounded_retries_and_leaves_no_record() {
+    let h = Harness::start("conversations").await;
+    Mock::given(method("POST"))
+        .and(path("/v2/WebChats"))
+        .respond_with(twilio_error(503, 20503))
+        .mount(h.flex())
+        .await;
+    let state = h.state().await;
+    let (status, body) = call(&state, press(&h.guest_token("guest-e"))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("upstream_unavailable")),
+        "{body}"
+    );
+    assert_eq!(
+        requests(h.flex(), "/v2/WebChats").await.len(),
+        4,
+        "bounded: 4 attempts"
+    );
+    assert_eq!(
+        state.store.active_slot("guest-e").await.unwrap(),
+        Slot::Empty,
+        "no half-written record"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_twilio_rejection_is_a_502_without_retry_and_leaves_no_record() {
+    let h = Harness::start("conversations").await;
+    Mock::given(method("POST"))
+        .and(path("/v2/WebChats"))
+        .respond_with(twilio_error(400, 50407))
+        .mount(h.flex())
+        .await;
+    let state = h.state().await;
+    let (status, body) = call(&state, press(&h.guest_token("guest-f"))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (502, Some("upstream_rejected")),
+        "{body}"
+    );
+    assert!(
+        !body.to_string().contains("50407"),
+        "Twilio's detail is for the logs"
+    );
+    assert_eq!(
+        requests(h.flex(), "/v2/WebChats").await.len(),
+        1,
+        "4xx is not retried"
+    );
+    assert_eq!(
+        state.store.active_slot("guest-f").await.unwrap(),
+        Slot::Empty
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_twilio_is_a_504_within_the_deadline() {
+    let h = Harness::start("conversations").await;
+    Mock::given(method("POST"))
+        .and(path("/v2/WebChats"))
+        .respond_with(
+            created(json!({"conversation_sid": CONVERSATION})).set_delay(Duration::from_secs(10)),
+        )
+        .mount(h.flex())
+        .await;
+    let state = h.state().await;
+    let started = Instant::now();
+    let (status, body) = call(&state, press(&h.guest_token("guest-g"))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (504, Some("upstream_timeout")),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "deadline 3 s: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        state.store.active_slot("guest-g").await.unwrap(),
+        Slot::Empty
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_webhook_registration_fails_the_request_and_leaves_no_record() {
+    let h = Harness::start("conversations").await;
+    Mock::given(method("POST"))
+        .and(path("/v2/WebChats"))
+        .respond_with(created(json!({"conversation_sid": CONVERSATION})))
+        .mount(h.flex())
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex("/Webhooks$"))
+        .respond_with(twilio_error(403, 20403))
+        .mount(&h.twilio.conversations)
+        .await;
+    let state = h.state().await;
+    let (status, _) = call(&state, press(&h.guest_token("guest-h"))).await;
+    assert_eq!(status, 502);
+    assert_eq!(
+        state.store.active_slot("guest-h").await.unwrap(),
+        Slot::Empty
+    );
+    assert!(state.store.chat(CONVERSATION).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unavailable_table_is_a_503_before_any_twilio_call() {
+    let h = Harness::start("conversations").await;
+    h.twilio.answer_normally().await;
+    let mut channel = h.channel.clone();
+    channel.table = "table-that-does-not-exist".into();
+    let state = ChannelState::build(&h.settings, &channel, &h.aws).await;
+    let (status, body) = call(&state, press(&h.guest_token("guest-i"))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("store_unavailable")),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("table-that-does-not-exist"));
+    assert!(h.flex().received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claim_left_by_a_crashed_request_is_taken_over_after_its_lease() {
+    let h = Harness::start("conversations").await;
+    h.twilio.answer_normally().await;
+    let state = h.state().await;
+    let long_ago = flex_handoff::unix_now() - 60;
+    assert!(
+        state
+            .store
+            .claim("guest-j", "crashed", "conversations", long_ago, 15)
+            .await
+            .unwrap()
+    );
+    let (status, body) = call(&state, press(&h.guest_token("guest-j"))).await;
+    assert_eq!(
+        (status, body["channelSid"].as_str()),
+        (201, Some(CONVERSATION)),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_bodies_and_missing_callers_are_client_errors_that_touch_nothing() {
+    let h = Harness::start("conversations").await;
+    h.twilio.answer_normally().await;
+    let state = h.state().await;
+    let token = h.guest_token("guest-k");
+    let big = json!({"preEngagementData": {"notes": "x".repeat(4100)}}).to_string();
+    let long_name = json!({"friendlyName": "n".repeat(65)}).to_string();
+    let cases = [
+        (
+            press(&token).body(r#"{"friendlyName":"   "}"#),
+            400,
+            "invalid_body",
+        ),
+        (press(&token).body(&long_name), 400, "invalid_body"),
+        (
+            press(&token).body(r#"{"friendlyName":"bell\u0007"}"#),
+            400,
+            "invalid_body",
+        ),
+        (press(&token).body(&big), 400, "invalid_body"),
+        (
+            press(&token).body(r#"{"preEngagementData":"text"}"#),
+            400,
+            "invalid_body",
+        ),
+        (press(&token).body(r#"{"topic":"x"}"#), 400, "invalid_body"),
+        (
+            press(&token).body(r#"{"identity":"someone-else"}"#),
+            400,
+            "identity_not_allowed",
+        ),
+        (press(&token).body("{"), 400, "invalid_json"),
+        (EventBuilder::new("POST", "/channel"), 401, "unauthorized"),
+        (press("forged.token.value"), 401, "invalid_token"),
+    ];
+    for (event, status, code) in cases {
+        let (got, body) = call(&state, event).await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+    }
+    let max_name = json!({"friendlyName": "n".repeat(64)}).to_string();
+    assert_eq!(call(&state, press(&token).body(&max_name)).await.0, 201);
+    assert_eq!(
+        requests(h.flex(), "/v2/WebChats").await.len(),
+        1,
+        "only the valid press reached Twilio"
+    );
+}
