@@ -25,6 +25,7 @@ test: $(TOOLS_STAMP)
 	cargo test --workspace --locked
 	cfn-lint template.yaml
 	sam validate --lint --template template.yaml
+	python3 tools/check_template.py template.yaml
 
 dev: $(TOOLS_STAMP)
 	local/dev.sh

@@ -529,4 +529,100 @@ mod tests {
         assert!(!debug.contains("auth-token-value"));
         assert!(debug.contains("AC00000000000000000000000000000001"));
     }
+
+    fn channel_env() -> HashMap<&'static str, String> {
+        HashMap::from([
+            (
+                FLEX_ADDRESS_SID_VAR,
+                "IG00000000000000000000000000000004".to_owned(),
+            ),
+            (
+                FLEX_FLOW_SID_VAR,
+                "FO00000000000000000000000000000005".to_owned(),
+            ),
+            (CHANNELS_TABLE_VAR, "channels".to_owned()),
+            (
+                WEBHOOK_URL_VAR,
+                "https://api.example.com/twilio/webhook".to_owned(),
+            ),
+        ])
+    }
+
+    fn load_channel(env: &HashMap<&'static str, String>) -> Result<ChannelSettings, ConfigError> {
+        ChannelSettings::from_env(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn channel_settings_default_to_conversations_and_twilio_hosts() {
+        let settings = load_channel(&channel_env()).unwrap();
+        assert_eq!(
+            settings.mode,
+            FlexMode::Conversations {
+                address_sid: "IG00000000000000000000000000000004".into()
+            }
+        );
+        assert_eq!(settings.hosts.flex, "https://flex-api.twilio.com");
+        assert_eq!(settings.hosts.chat, "https://chat.twilio.com");
+        assert_eq!(
+            settings.hosts.conversations,
+            "https://conversations.twilio.com"
+        );
+        assert_eq!(settings.closed_retention_days, 30);
+        assert_eq!(
+            settings.twilio_deadline,
+            std::time::Duration::from_millis(6000)
+        );
+    }
+
+    #[test]
+    fn legacy_mode_needs_a_flex_flow_and_hosts_can_be_overridden() {
+        let mut env = channel_env();
+        env.insert(FLEX_MODE_VAR, "chat".into());
+        env.insert(FLEX_API_URL_VAR, "http://127.0.0.1:4010/".into());
+        let settings = load_channel(&env).unwrap();
+        assert_eq!(
+            settings.mode,
+            FlexMode::Chat {
+                flex_flow_sid: "FO00000000000000000000000000000005".into()
+            }
+        );
+        assert_eq!(
+            settings.hosts.flex, "http://127.0.0.1:4010",
+            "no trailing slash"
+        );
+        env.remove(FLEX_FLOW_SID_VAR);
+        assert_eq!(
+            load_channel(&env).unwrap_err(),
+            ConfigError::Missing {
+                var: FLEX_FLOW_SID_VAR
+            }
+        );
+    }
+
+    #[test]
+    fn channel_settings_errors_name_the_variable() {
+        for (var, value) in [
+            (FLEX_MODE_VAR, "programmable-chat"),
+            (FLEX_ADDRESS_SID_VAR, "IS00000000000000000000000000000004"),
+            (WEBHOOK_URL_VAR, "api.example.com/twilio/webhook"),
+            (CHAT_API_URL_VAR, "ftp://chat"),
+            (CLOSED_RETENTION_DAYS_VAR, "0"),
+            (TWILIO_DEADLINE_MS_VAR, "100"),
+        ] {
+            let mut env = channel_env();
+            env.insert(var, value.into());
+            assert!(
+                matches!(load_channel(&env), Err(ConfigError::Invalid { var: v, .. }) if v == var),
+                "{var}"
+            );
+        }
+        for var in [CHANNELS_TABLE_VAR, WEBHOOK_URL_VAR, FLEX_ADDRESS_SID_VAR] {
+            let mut env = channel_env();
+            env.remove(var);
+            assert_eq!(
+                load_channel(&env).unwrap_err(),
+                ConfigError::Missing { var }
+            );
+        }
+    }
 }

@@ -90,22 +90,7 @@ impl Flex {
                     )
                     .await?;
                 let sid = channel_sid("create web chat", &created["conversation_sid"])?;
-                let url = format!(
-                    "{}/v1/Services/{}/Conversations/{sid}/Webhooks",
-                    self.hosts.conversations, self.chat_service_sid
-                );
-                // This API's enum spells methods in lower case, unlike Chat's.
-                self.register_webhook(
-                    &url,
-                    &[
-                        ("Target", "webhook"),
-                        ("Configuration.Url", &self.webhook_url),
-                        ("Configuration.Method", "post"),
-                        ("Configuration.Filters", CONVERSATIONS_CLOSE_EVENTS[0]),
-                        ("Configuration.Filters", CONVERSATIONS_CLOSE_EVENTS[1]),
-                    ],
-                )
-                .await?;
+                self.register_close_webhook(&sid).await?;
                 Ok(sid)
             }
             FlexMode::Chat { flex_flow_sid } => {
@@ -125,6 +110,34 @@ impl Flex {
                     )
                     .await?;
                 let sid = channel_sid("create Flex channel", &created["sid"])?;
+                self.register_close_webhook(&sid).await?;
+                Ok(sid)
+            }
+        }
+    }
+
+    /// Registers our webhook for the chat-end events on one chat.
+    pub async fn register_close_webhook(&self, sid: &str) -> Result<(), TwilioError> {
+        match &self.mode {
+            FlexMode::Conversations { .. } => {
+                let url = format!(
+                    "{}/v1/Services/{}/Conversations/{sid}/Webhooks",
+                    self.hosts.conversations, self.chat_service_sid
+                );
+                // This API's enum spells methods in lower case, unlike Chat's.
+                self.register_webhook(
+                    &url,
+                    &[
+                        ("Target", "webhook"),
+                        ("Configuration.Url", &self.webhook_url),
+                        ("Configuration.Method", "post"),
+                        ("Configuration.Filters", CONVERSATIONS_CLOSE_EVENTS[0]),
+                        ("Configuration.Filters", CONVERSATIONS_CLOSE_EVENTS[1]),
+                    ],
+                )
+                .await
+            }
+            FlexMode::Chat { .. } => {
                 let url = format!(
                     "{}/v2/Services/{}/Channels/{sid}/Webhooks",
                     self.hosts.chat, self.chat_service_sid
@@ -139,10 +152,52 @@ impl Flex {
                         ("Configuration.Filters", CHAT_CLOSE_EVENTS[1]),
                     ],
                 )
-                .await?;
-                Ok(sid)
+                .await
             }
         }
+    }
+
+    /// Finds a chat a crashed request may have opened for `identity` before it could record it.
+    ///
+    /// Conversations: the identity's newest `active` conversation in our service. Legacy Chat:
+    /// `None`, because creating a Flex channel for an identity that has an active one on the same
+    /// Flex Flow returns that channel, so opening again recovers it.
+    pub async fn find_open_chat(&self, identity: &str) -> Result<Option<String>, TwilioError> {
+        if !matches!(self.mode, FlexMode::Conversations { .. }) {
+            return Ok(None);
+        }
+        let mut url = reqwest::Url::parse(&format!(
+            "{}/v1/Services/{}/ParticipantConversations",
+            self.hosts.conversations, self.chat_service_sid
+        ))
+        .map_err(|e| TwilioError::BadResponse {
+            what: "list participant conversations",
+            reason: format!("URL: {e}"),
+        })?;
+        url.query_pairs_mut()
+            .append_pair("Identity", identity)
+            .append_pair("PageSize", "50");
+        let listed = self
+            .twilio
+            .get("list participant conversations", url.as_str())
+            .await?;
+        let newest_active = listed["conversations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["conversation_state"] == "active")
+            .max_by(|a, b| {
+                let created = |c: &Value| {
+                    c["conversation_date_created"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                created(a).cmp(&created(b))
+            });
+        newest_active
+            .map(|c| channel_sid("list participant conversations", &c["conversation_sid"]))
+            .transpose()
     }
 
     async fn register_webhook(&self, url: &str, form: &[(&str, &str)]) -> Result<(), TwilioError> {

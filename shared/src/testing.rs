@@ -458,6 +458,15 @@ impl TwilioStandIns {
                 .mount(host)
                 .await;
         }
+        // Lower priority than a test's own list: by default the identity has no conversations.
+        Mock::given(method("GET"))
+            .and(path_regex("/ParticipantConversations$"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"conversations": [], "meta": {}})),
+            )
+            .with_priority(10)
+            .mount(&self.conversations)
+            .await;
     }
 
     /// The environment that points a function at these stand-ins.

@@ -453,6 +453,17 @@ async fn a_claim_left_by_a_crashed_request_is_taken_over_after_its_lease() {
         (201, Some(CONVERSATION)),
         "{body}"
     );
+    assert_eq!(
+        requests(&h.twilio.conversations, "/ParticipantConversations")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        requests(h.flex(), "/v2/WebChats").await.len(),
+        1,
+        "nothing to recover: a new chat"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -505,5 +516,52 @@ async fn bad_bodies_and_missing_callers_are_client_errors_that_touch_nothing() {
         requests(h.flex(), "/v2/WebChats").await.len(),
         1,
         "only the valid press reached Twilio"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chat_opened_by_a_crashed_request_is_recovered_not_duplicated() {
+    let h = Harness::start("conversations").await;
+    h.twilio.answer_normally().await;
+    let orphan = "CH99999999999999999999999999999999";
+    Mock::given(method("GET"))
+        .and(path("/v1/Services/IS33333333333333333333333333333333/ParticipantConversations"))
+        .and(wiremock::matchers::query_param("Identity", "guest-l"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"conversations": [
+            {"conversation_sid": "CH88888888888888888888888888888888", "conversation_state": "closed",
+             "conversation_date_created": "2026-11-23T10:00:00Z"},
+            {"conversation_sid": orphan, "conversation_state": "active",
+             "conversation_date_created": "2026-11-23T10:05:00Z"}
+        ], "meta": {}})))
+        .mount(&h.twilio.conversations)
+        .await;
+    let state = h.state().await;
+    let long_ago = flex_handoff::unix_now() - 60;
+    assert!(
+        state
+            .store
+            .claim("guest-l", "crashed", "conversations", long_ago, 15)
+            .await
+            .unwrap()
+    );
+
+    let (status, body) = call(&state, press(&h.guest_token("guest-l"))).await;
+    assert_eq!(
+        (status, body["channelSid"].as_str()),
+        (201, Some(orphan)),
+        "{body}"
+    );
+    assert!(
+        requests(h.flex(), "/v2/WebChats").await.is_empty(),
+        "no second chat"
+    );
+    let hooks = requests(&h.twilio.conversations, "/Webhooks").await;
+    assert!(
+        hooks[0].url.path().contains(orphan),
+        "the recovered chat gets our webhook"
+    );
+    assert_eq!(
+        state.store.chat(orphan).await.unwrap().unwrap().identity,
+        "guest-l"
     );
 }

@@ -1,10 +1,16 @@
 //! Every file in `events/` goes through its function's handler and gets the status that
 //! `events/manifest.json` documents for it. A file missing from the manifest fails the test.
+//! create-channel events run in both Flex modes, each against a fresh table on a real
+//! DynamoDB-compatible server and Twilio stand-ins.
 
 use std::collections::BTreeMap;
 
+use flex_handoff::handlers::channel::{ChannelState, handle_channel_request};
 use flex_handoff::handlers::token::{TokenState, handle_token_request};
-use flex_handoff::testing::{dev_settings, workspace_root};
+use flex_handoff::testing::{
+    MotoServer, TwilioStandIns, channel_settings, dev_settings, workspace_root,
+};
+use lambda_http::{Body, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -24,6 +30,33 @@ fn manifest() -> BTreeMap<String, Expectation> {
     serde_json::from_str(&text).expect("events/manifest.json parses")
 }
 
+fn request(file: &str) -> lambda_http::Request {
+    let text = std::fs::read_to_string(workspace_root().join("events").join(file)).unwrap();
+    lambda_http::request::from_str(&text)
+        .unwrap_or_else(|e| panic!("{file} is not an API Gateway v2 event: {e}"))
+}
+
+fn check(file: &str, expected: &Expectation, response: Response<Body>, context: &str) {
+    let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        expected.status,
+        "{file} {context}: {body}"
+    );
+    assert_eq!(
+        body["error"]["code"].as_str(),
+        expected.error_code.as_deref(),
+        "{file} {context}: {body}"
+    );
+    if let Some(identity) = &expected.identity {
+        assert_eq!(
+            body["identity"].as_str(),
+            Some(identity.as_str()),
+            "{file} {context}"
+        );
+    }
+}
+
 #[test]
 fn manifest_lists_exactly_the_event_files() {
     let mut files: Vec<String> = std::fs::read_dir(workspace_root().join("events"))
@@ -36,30 +69,43 @@ fn manifest_lists_exactly_the_event_files() {
     assert_eq!(files, listed);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn every_event_gets_its_documented_response() {
     let token_state = TokenState::from_settings(&dev_settings(&[]));
+    let moto = MotoServer::start();
+    let aws = moto.sdk_config().await;
+    let twilio = TwilioStandIns::start().await;
+    twilio.answer_normally().await;
+    let mut functions = std::collections::HashSet::new();
+
     for (file, expected) in manifest() {
-        let text = std::fs::read_to_string(workspace_root().join("events").join(&file)).unwrap();
-        let request = lambda_http::request::from_str(&text)
-            .unwrap_or_else(|e| panic!("{file} is not an API Gateway v2 event: {e}"));
-        let response = match expected.function.as_str() {
-            "generate-token" => handle_token_request(&token_state, request).await,
+        functions.insert(expected.function.clone());
+        match expected.function.as_str() {
+            "generate-token" => {
+                let response = handle_token_request(&token_state, request(&file)).await;
+                check(&file, &expected, response, "");
+            }
+            "create-channel" => {
+                for mode in ["conversations", "chat"] {
+                    let table = moto.create_channels_table();
+                    let hosts = twilio.env();
+                    let mut overrides: Vec<(&str, &str)> = hosts
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    overrides.extend([("FLEX_MODE", mode), ("CHANNELS_TABLE", table.as_str())]);
+                    let state = ChannelState::build(
+                        &dev_settings(&[]),
+                        &channel_settings(&overrides),
+                        &aws,
+                    )
+                    .await;
+                    let response = handle_channel_request(&state, request(&file)).await;
+                    check(&file, &expected, response, mode);
+                }
+            }
             other => panic!("{file}: no handler for function {other}"),
-        };
-        let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
-        assert_eq!(
-            response.status().as_u16(),
-            expected.status,
-            "{file}: {body}"
-        );
-        assert_eq!(
-            body["error"]["code"].as_str(),
-            expected.error_code.as_deref(),
-            "{file}: {body}"
-        );
-        if let Some(identity) = &expected.identity {
-            assert_eq!(body["identity"].as_str(), Some(identity.as_str()), "{file}");
         }
     }
+    assert_eq!(functions.len(), 2, "events cover every function");
 }

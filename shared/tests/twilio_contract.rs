@@ -86,7 +86,10 @@ async fn replay(prism: &PrismServer, requests: &[Request]) -> Vec<String> {
     let http = reqwest::Client::new();
     let mut seen = Vec::new();
     for request in requests {
-        let url = format!("{}{}", prism.endpoint, request.url.path());
+        let mut url = format!("{}{}", prism.endpoint, request.url.path());
+        if let Some(query) = request.url.query() {
+            url = format!("{url}?{query}");
+        }
         let auth = request
             .headers
             .get("authorization")
@@ -136,6 +139,10 @@ async fn both_flex_generations_send_only_what_twilios_specs_allow() {
         conversations.open_chat(&chat()).await.unwrap(),
         CONVERSATION
     );
+    assert_eq!(
+        conversations.find_open_chat(chat().identity).await.unwrap(),
+        None
+    );
     let legacy = flex(&hosts, "chat");
     legacy.check_flex_flow().await.unwrap();
     assert_eq!(legacy.open_chat(&chat()).await.unwrap(), CHANNEL);
@@ -159,6 +166,8 @@ async fn both_flex_generations_send_only_what_twilios_specs_allow() {
         checked,
         [
             "GET /v1/FlexFlows/FO55555555555555555555555555555555".to_owned(),
+            "GET /v1/Services/IS33333333333333333333333333333333/ParticipantConversations"
+                .to_owned(),
             "POST /v1/Channels".to_owned(),
             format!(
                 "POST /v1/Services/IS33333333333333333333333333333333/Conversations/{CONVERSATION}/Webhooks"

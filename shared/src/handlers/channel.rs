@@ -125,7 +125,9 @@ pub async fn channel_response(
                 }
                 tokio::time::sleep(WAIT_POLL).await;
             }
-            Slot::Empty | Slot::Pending { .. } => {
+            slot @ (Slot::Empty | Slot::Pending { .. }) => {
+                // Taking over an expired claim: its request may have opened a chat before dying.
+                let recovering = matches!(slot, Slot::Pending { .. });
                 let claim_id = uuid::Uuid::new_v4().to_string();
                 let now = crate::unix_now();
                 if !state
@@ -140,7 +142,8 @@ pub async fn channel_response(
                     friendly_name: &friendly_name,
                     pre_engagement_data: &pre_engagement_data,
                 };
-                let opened = open_and_record(state, &claim_id, &caller, &chat, mode).await;
+                let opened =
+                    open_and_record(state, &claim_id, &caller, &chat, mode, recovering).await;
                 if opened.is_err() {
                     // Leave no record claiming a chat that does not exist.
                     if let Err(error) = state.store.release(&caller.identity, &claim_id).await {
@@ -159,8 +162,22 @@ async fn open_and_record(
     caller: &Caller,
     chat: &NewChat<'_>,
     mode: &str,
+    recovering: bool,
 ) -> Result<ActiveChat, ApiError> {
-    let channel_sid = state.flex.open_chat(chat).await?;
+    let recovered = if recovering {
+        state.flex.find_open_chat(&caller.identity).await?
+    } else {
+        None
+    };
+    let channel_sid = match recovered {
+        Some(sid) => {
+            // The crashed request may not have registered the webhook; a second one is harmless.
+            state.flex.register_close_webhook(&sid).await?;
+            tracing::warn!(channel_sid = %sid, "recovered a chat opened by a request that did not finish");
+            sid
+        }
+        None => state.flex.open_chat(chat).await?,
+    };
     let now = crate::unix_now();
     let active = ActiveChat {
         identity: caller.identity.clone(),

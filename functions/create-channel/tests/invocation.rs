@@ -1,0 +1,103 @@
+//! The real `create-channel` binary under a fake Lambda Runtime API, with a real DynamoDB-compatible
+//! server and Twilio stand-ins: responses, and what it logs at TRACE.
+
+use base64::Engine as _;
+use flex_handoff::testing::{
+    MotoServer, STAND_IN_CONVERSATION_SID, TwilioStandIns, dev_env, event_file, response_body,
+    run_lambda_binary,
+};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_create-channel");
+
+fn env_for(moto: &MotoServer, twilio: &TwilioStandIns, table: &str) -> Vec<(String, String)> {
+    let mut env = dev_env();
+    env.extend(twilio.env());
+    env.extend([
+        ("CHANNELS_TABLE".to_owned(), table.to_owned()),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB".to_owned(),
+            moto.endpoint.clone(),
+        ),
+        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
+        ("RUST_LOG".to_owned(), "trace".to_owned()),
+        ("AWS_LAMBDA_LOG_FORMAT".to_owned(), "json".to_owned()),
+    ]);
+    env.into_iter().collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn opens_then_reuses_a_chat_and_logs_no_secret() {
+    let moto = MotoServer::start();
+    let table = moto.create_channels_table();
+    let twilio = TwilioStandIns::start().await;
+    twilio.answer_normally().await;
+    let events = [
+        event_file("channel-guest.json"),
+        event_file("channel-guest.json"),
+    ];
+    let run = run_lambda_binary(BINARY, &env_for(&moto, &twilio, &table), &events).await;
+
+    let statuses: Vec<u64> = run
+        .responses
+        .iter()
+        .map(|r| r["statusCode"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [201, 200], "{}", run.output);
+    for response in &run.responses {
+        assert_eq!(
+            response_body(response)["channelSid"],
+            STAND_IN_CONVERSATION_SID
+        );
+    }
+
+    let dev = dev_env();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        dev["TWILIO_API_KEY_SID"], dev["TWILIO_API_KEY_SECRET"]
+    ));
+    let event: serde_json::Value = serde_json::from_str(&events[0]).unwrap();
+    let bearer = event["headers"]["authorization"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("Bearer ");
+    for secret in [
+        dev["TWILIO_API_KEY_SECRET"].as_str(),
+        dev["TWILIO_AUTH_TOKEN"].as_str(),
+        basic.as_str(),
+        bearer,
+    ] {
+        assert!(
+            !run.output.contains(secret),
+            "logs leak {secret:.12}…:\n{}",
+            run.output
+        );
+    }
+    let request_lines = run
+        .output
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "request")
+        .count();
+    assert_eq!(request_lines, 2, "{}", run.output);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_flex_address_fails_the_cold_start_naming_the_variable() {
+    let moto = MotoServer::start();
+    let twilio = TwilioStandIns::start().await;
+    let mut env = env_for(&moto, &twilio, "t");
+    env.retain(|(key, _)| key != "TWILIO_FLEX_ADDRESS_SID");
+    let run = run_lambda_binary(BINARY, &env, &[event_file("channel-guest.json")]).await;
+    assert!(
+        run.exit_code.is_some_and(|code| code != 0),
+        "{}",
+        run.output
+    );
+    assert!(
+        run.output.contains("TWILIO_FLEX_ADDRESS_SID is not set"),
+        "{}",
+        run.output
+    );
+}
