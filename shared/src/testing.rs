@@ -119,6 +119,30 @@ pub fn free_port() -> u16 {
         .expect("an ephemeral port")
 }
 
+/// Starts the server `command(port)` builds on a free loopback port and waits until it listens.
+/// Its output is discarded; a failure to start names the tool and how to get it.
+fn spawn_server(
+    what: &str,
+    within: Duration,
+    command: impl FnOnce(u16) -> Command,
+) -> (Child, String) {
+    let port = free_port();
+    let child = command(port)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what} does not start ({e}): run the tests with `make test`"));
+    let deadline = Instant::now() + within;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
 /// A `moto_server` (DynamoDB, Secrets Manager, …) on a free loopback port, stopped on drop.
 /// `moto_server` must be on PATH: `make test` puts the pinned one from `.venv` there.
 pub struct MotoServer {
@@ -128,26 +152,12 @@ pub struct MotoServer {
 
 impl MotoServer {
     pub fn start() -> Self {
-        let port = free_port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server is on PATH (run the tests with `make test`)");
-        let server = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not start within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
+        let (child, endpoint) = spawn_server("moto_server", Duration::from_secs(30), |port| {
+            let mut command = Command::new("moto_server");
+            command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            command
+        });
+        Self { child, endpoint }
     }
 
     /// SDK config for this server: dummy credentials, fixed region, endpoint override.
@@ -362,24 +372,14 @@ impl PrismServer {
             spec_path.exists(),
             "{spec_path:?} missing: run the tests with `make test`"
         );
-        let port = free_port();
-        let child = Command::new(npm.join(".bin/prism"))
-            .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
-            .arg(&spec_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prism starts (run the tests with `make test`)");
-        let server = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "prism did not start within 60 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
+        let (child, endpoint) = spawn_server("prism", Duration::from_secs(60), |port| {
+            let mut command = Command::new(npm.join(".bin/prism"));
+            command
+                .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
+                .arg(&spec_path);
+            command
+        });
+        Self { child, endpoint }
     }
 }
 
@@ -479,6 +479,17 @@ impl TwilioStandIns {
                 self.conversations.uri(),
             ),
         ]
+    }
+
+    /// Channel settings (`local/dev.env`) pointing at these stand-ins, with `overrides` on top.
+    pub fn channel_settings(&self, overrides: &[(&str, &str)]) -> crate::config::ChannelSettings {
+        let hosts = self.env();
+        let mut all: Vec<(&str, &str)> = hosts
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        all.extend_from_slice(overrides);
+        channel_settings(&all)
     }
 
     /// The requests one host received on paths ending with `route`.

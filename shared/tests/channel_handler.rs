@@ -9,7 +9,7 @@ use flex_handoff::handlers::channel::{ChannelState, channel_response};
 use flex_handoff::store::Slot;
 use flex_handoff::testing::{
     EventBuilder, MotoServer, STAND_IN_CHANNEL_SID, STAND_IN_CONVERSATION_SID, TwilioStandIns,
-    channel_settings, dev_settings,
+    dev_settings,
 };
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
@@ -33,18 +33,12 @@ impl Harness {
         let table = moto.create_channels_table();
         let aws = moto.sdk_config().await;
         let twilio = TwilioStandIns::start().await;
-        let hosts = twilio.env();
-        let mut overrides: Vec<(&str, &str)> = hosts
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        overrides.extend([
+        let channel = twilio.channel_settings(&[
             ("FLEX_MODE", mode),
             ("CHANNELS_TABLE", table.as_str()),
             ("TWILIO_WEBHOOK_URL", WEBHOOK_URL),
             ("TWILIO_DEADLINE_MS", "3000"),
         ]);
-        let channel = channel_settings(&overrides);
         Self {
             _moto: moto,
             twilio,

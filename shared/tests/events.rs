@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 
 use flex_handoff::handlers::channel::{ChannelState, handle_channel_request};
 use flex_handoff::handlers::token::{TokenState, handle_token_request};
-use flex_handoff::testing::{
-    MotoServer, TwilioStandIns, channel_settings, dev_settings, workspace_root,
-};
+use flex_handoff::testing::{MotoServer, TwilioStandIns, dev_settings, workspace_root};
 use lambda_http::{Body, Response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -88,18 +86,11 @@ async fn every_event_gets_its_documented_response() {
             "create-channel" => {
                 for mode in ["conversations", "chat"] {
                     let table = moto.create_channels_table();
-                    let hosts = twilio.env();
-                    let mut overrides: Vec<(&str, &str)> = hosts
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
-                        .collect();
-                    overrides.extend([("FLEX_MODE", mode), ("CHANNELS_TABLE", table.as_str())]);
-                    let state = ChannelState::build(
-                        &dev_settings(&[]),
-                        &channel_settings(&overrides),
-                        &aws,
-                    )
-                    .await;
+                    let channel = twilio.channel_settings(&[
+                        ("FLEX_MODE", mode),
+                        ("CHANNELS_TABLE", table.as_str()),
+                    ]);
+                    let state = ChannelState::build(&dev_settings(&[]), &channel, &aws).await;
                     let response = handle_channel_request(&state, request(&file)).await;
                     check(&file, &expected, response, mode);
                 }

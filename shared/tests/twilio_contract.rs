@@ -25,12 +25,7 @@ const CHANNEL: &str = STAND_IN_CHANNEL_SID;
 
 fn flex(hosts: &TwilioStandIns, mode: &str) -> Flex {
     let settings = dev_settings(&[]);
-    let host_env = hosts.env();
-    let mut overrides: Vec<(&str, &str)> = host_env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    overrides.extend([
+    let channel = hosts.channel_settings(&[
         ("FLEX_MODE", mode),
         (
             "TWILIO_WEBHOOK_URL",
@@ -38,11 +33,7 @@ fn flex(hosts: &TwilioStandIns, mode: &str) -> Flex {
         ),
     ]);
     let twilio = TwilioClient::new(&settings.twilio, Duration::from_secs(10));
-    Flex::new(
-        twilio,
-        &channel_settings(&overrides),
-        &settings.chat_service_sid,
-    )
+    Flex::new(twilio, &channel, &settings.chat_service_sid)
 }
 
 fn chat() -> NewChat<'static> {
