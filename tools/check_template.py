@@ -23,6 +23,12 @@ EXPECTED_ACTIONS = {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
     },
+    "FlexWebhookFunction": {
+        "secretsmanager:GetSecretValue",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    },
 }
 
 

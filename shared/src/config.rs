@@ -122,6 +122,19 @@ impl Settings {
     }
 }
 
+/// Loads the settings every function shares and the function's `own`, logging the first
+/// problem so a failed cold start says why.
+pub async fn load_function_settings<T>(
+    aws: &aws_config::SdkConfig,
+    own: impl FnOnce() -> Result<T, ConfigError>,
+) -> Result<(Settings, T), ConfigError> {
+    let loaded = async { Ok((Settings::load(Some(aws)).await?, own()?)) }.await;
+    if let Err(error) = &loaded {
+        tracing::error!(%error, "invalid configuration");
+    }
+    loaded
+}
+
 impl TwilioCredentials {
     fn from_lookup(lookup: impl Fn(&'static str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |var: &'static str| {
@@ -298,7 +311,7 @@ impl ChannelSettings {
         Ok(Self {
             mode,
             table: required(&env, CHANNELS_TABLE_VAR)?,
-            closed_retention_days: number(&env, CLOSED_RETENTION_DAYS_VAR, 30, 1..=3650)?,
+            closed_retention_days: closed_retention_days(&env)?,
             webhook_url,
             hosts: TwilioHosts {
                 flex: host(FLEX_API_URL_VAR, "https://flex-api.twilio.com")?,
@@ -316,6 +329,35 @@ impl ChannelSettings {
             )?)),
         })
     }
+}
+
+/// What `flex-webhook` needs beyond [`Settings`].
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    pub table: String,
+    pub closed_retention_days: u32,
+    /// The public URL Twilio calls and signs (the one `create-channel` registers).
+    pub public_url: String,
+}
+
+impl WebhookSettings {
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_env(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let public_url = required(&env, WEBHOOK_URL_VAR)?;
+        check_url(WEBHOOK_URL_VAR, &public_url)?;
+        Ok(Self {
+            table: required(&env, CHANNELS_TABLE_VAR)?,
+            closed_retention_days: closed_retention_days(&env)?,
+            public_url,
+        })
+    }
+}
+
+fn closed_retention_days(env: &impl Fn(&str) -> Option<String>) -> Result<u32, ConfigError> {
+    number(env, CLOSED_RETENTION_DAYS_VAR, 30, 1..=3650)
 }
 
 fn check_url(var: &'static str, url: &str) -> Result<(), ConfigError> {

@@ -25,6 +25,12 @@ pub enum ApiError {
     InvalidToken(TokenError),
     #[error("authentication is required")]
     Unauthorized,
+    #[error("the X-Twilio-Signature header is missing")]
+    MissingSignature,
+    #[error("the X-Twilio-Signature header does not match the request")]
+    InvalidSignature,
+    #[error("the webhook is malformed: {0}")]
+    InvalidWebhook(String),
     #[error("{0}")]
     Upstream(#[from] TwilioError),
     #[error("{0}")]
@@ -55,7 +61,10 @@ impl ApiError {
             ApiError::InvalidJson(_)
             | ApiError::InvalidBody(_)
             | ApiError::IdentityNotAllowed
-            | ApiError::InvalidIdentity => StatusCode::BAD_REQUEST,
+            | ApiError::InvalidIdentity
+            | ApiError::MissingSignature
+            | ApiError::InvalidWebhook(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidSignature => StatusCode::FORBIDDEN,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidToken(_) | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -82,6 +91,9 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::InvalidToken(_) => "invalid_token",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::MissingSignature => "missing_signature",
+            ApiError::InvalidSignature => "invalid_signature",
+            ApiError::InvalidWebhook(_) => "invalid_webhook",
             ApiError::Upstream(TwilioError::Rejected { .. } | TwilioError::BadResponse { .. }) => {
                 "upstream_rejected"
             }

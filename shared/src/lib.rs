@@ -12,6 +12,7 @@ pub mod http;
 pub mod identity;
 pub mod logging;
 pub mod sid;
+pub mod signature;
 pub mod store;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -503,3 +503,26 @@ impl TwilioStandIns {
             .collect()
     }
 }
+
+/// Runs `shared/tests/support/twilio_helper.py` (Twilio's own Python library) and returns its
+/// trimmed stdout; `Err` carries stderr when it exits non-zero. `python3` on PATH must have the
+/// pinned `twilio` package: `make test` puts `.venv/bin` first.
+pub fn twilio_helper(args: &[&str]) -> Result<String, String> {
+    let script = workspace_root().join("shared/tests/support/twilio_helper.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs (use `make test`, which installs the pinned twilio library)");
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// `X-Twilio-Signature` for a form POST of `params` to `url`, as Twilio's library computes it.
+pub fn twilio_form_signature(auth_token: &str, url: &str, params: &[(&str, &str)]) -> String {
+    let pairs = serde_json::to_string(params).expect("pairs serialize");
+    twilio_helper(&["sign", auth_token, url, &pairs]).expect("twilio signs")
+}

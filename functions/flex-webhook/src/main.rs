@@ -1,0 +1,19 @@
+//! `flex-webhook` Lambda: wiring only; the logic lives in `flex_handoff::handlers::webhook`.
+
+use flex_handoff::config::{WebhookSettings, load_function_settings};
+use flex_handoff::handlers::webhook::{WebhookState, handle_webhook_request};
+use lambda_http::{Error, Request, run, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    flex_handoff::logging::init();
+    let aws = flex_handoff::aws::sdk_config().await;
+    let (settings, own) = load_function_settings(&aws, WebhookSettings::load).await?;
+    let state = WebhookState::build(&settings, &own, &aws);
+    drop(settings);
+    let state = &state;
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(handle_webhook_request(state, request).await)
+    }))
+    .await
+}
