@@ -88,7 +88,7 @@ impl WebhookVerifier {
             } else {
                 format!("{base}?{query}")
             };
-            let computed = self.sign(&url, params.map(|p| &p[..]));
+            let computed = self.sign(&url, params);
             bool::from(computed.as_slice().ct_eq(&expected))
         });
         if matches {

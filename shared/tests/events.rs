@@ -5,8 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use flex_handoff::config::WebhookSettings;
 use flex_handoff::handlers::channel::{ChannelState, handle_channel_request};
 use flex_handoff::handlers::token::{TokenState, handle_token_request};
+use flex_handoff::handlers::webhook::{WebhookState, handle_webhook_request};
 use flex_handoff::testing::{MotoServer, TwilioStandIns, dev_settings, workspace_root};
 use lambda_http::{Body, Response};
 use serde::Deserialize;
@@ -55,6 +57,16 @@ fn check(file: &str, expected: &Expectation, response: Response<Body>, context: 
     }
 }
 
+/// The webhook settings of `local/dev.env`, for which the webhook events are signed.
+fn webhook_settings(table: &str) -> WebhookSettings {
+    let env = flex_handoff::testing::dev_env();
+    WebhookSettings::from_env(|name| match name {
+        "CHANNELS_TABLE" => Some(table.to_owned()),
+        _ => env.get(name).cloned(),
+    })
+    .unwrap()
+}
+
 #[test]
 fn manifest_lists_exactly_the_event_files() {
     let mut files: Vec<String> = std::fs::read_dir(workspace_root().join("events"))
@@ -95,8 +107,15 @@ async fn every_event_gets_its_documented_response() {
                     check(&file, &expected, response, mode);
                 }
             }
+            "flex-webhook" => {
+                let table = moto.create_channels_table();
+                let state =
+                    WebhookState::build(&dev_settings(&[]), &webhook_settings(&table), &aws);
+                let response = handle_webhook_request(&state, request(&file)).await;
+                check(&file, &expected, response, "");
+            }
             other => panic!("{file}: no handler for function {other}"),
         }
     }
-    assert_eq!(functions.len(), 2, "events cover every function");
+    assert_eq!(functions.len(), 3, "events cover every function");
 }

@@ -1,0 +1,67 @@
+//! The real `flex-webhook` binary under a fake Lambda Runtime API with a real DynamoDB-compatible
+//! server: a signed event from `events/` closes the chat; the logs hold no secret.
+
+use flex_handoff::store::{ActiveChat, ChannelStore, Slot};
+use flex_handoff::testing::{MotoServer, dev_env, event_file, response_body, run_lambda_binary};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_flex-webhook");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_event_closes_the_chat_and_an_unsigned_one_changes_nothing() {
+    let moto = MotoServer::start();
+    let table = moto.create_channels_table();
+    let store = ChannelStore::new(moto.dynamodb().await, &table, 30);
+    let now = flex_handoff::unix_now();
+    let sid = "CH0000000000000000000000000000cafe";
+    assert!(
+        store
+            .claim("guest-ada", "c", "chat", now, 15)
+            .await
+            .unwrap()
+    );
+    let chat = ActiveChat {
+        identity: "guest-ada".into(),
+        channel_sid: sid.into(),
+        mode: "chat".into(),
+        created_at: now,
+    };
+    assert!(store.activate("c", &chat, now).await.unwrap());
+
+    let mut env = dev_env();
+    env.extend([
+        ("CHANNELS_TABLE".to_owned(), table.clone()),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB".to_owned(),
+            moto.endpoint.clone(),
+        ),
+        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
+        ("RUST_LOG".to_owned(), "trace".to_owned()),
+    ]);
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    let events = [
+        event_file("webhook-unsigned.json"),
+        event_file("webhook-legacy-inactive.json"),
+    ];
+    let run = run_lambda_binary(BINARY, &env, &events).await;
+
+    let statuses: Vec<u64> = run
+        .responses
+        .iter()
+        .map(|r| r["statusCode"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [400, 200], "{}", run.output);
+    assert_eq!(response_body(&run.responses[1])["result"], "closed");
+    assert_eq!(store.chat(sid).await.unwrap().unwrap().status, "closed");
+    assert_eq!(store.active_slot("guest-ada").await.unwrap(), Slot::Empty);
+
+    let dev = dev_env();
+    for secret in [&dev["TWILIO_AUTH_TOKEN"], &dev["TWILIO_API_KEY_SECRET"]] {
+        assert!(
+            !run.output.contains(secret.as_str()),
+            "logs leak a secret:\n{}",
+            run.output
+        );
+    }
+}

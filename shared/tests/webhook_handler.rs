@@ -1,0 +1,339 @@
+//! `POST /twilio/webhook` through its handler against a real DynamoDB-compatible server, with
+//! requests signed by Twilio's own library; and the whole cycle: open, agent closes, open anew.
+
+use flex_handoff::config::WebhookSettings;
+use flex_handoff::handlers::channel::{ChannelState, channel_response};
+use flex_handoff::handlers::webhook::{WebhookState, webhook_response};
+use flex_handoff::store::{ActiveChat, ChannelStore, Slot};
+use flex_handoff::testing::{
+    EventBuilder, MotoServer, TwilioStandIns, dev_settings, twilio_form_signature,
+};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+const PUBLIC_URL: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com/twilio/webhook";
+const SID: &str = "CH00000000000000000000000000000001";
+
+struct Harness {
+    _moto: MotoServer,
+    table: String,
+    aws: aws_config::SdkConfig,
+    state: WebhookState,
+}
+
+impl Harness {
+    async fn start() -> Self {
+        let moto = MotoServer::start();
+        let table = moto.create_channels_table();
+        let aws = moto.sdk_config().await;
+        let state = WebhookState::build(&dev_settings(&[]), &webhook_settings(&table), &aws);
+        Self {
+            _moto: moto,
+            table,
+            aws,
+            state,
+        }
+    }
+
+    fn store(&self) -> &ChannelStore {
+        &self.state.store
+    }
+
+    /// An active chat for `identity`, as create-channel leaves it.
+    async fn open_chat(&self, identity: &str, sid: &str) {
+        let now = flex_handoff::unix_now();
+        assert!(
+            self.store()
+                .claim(identity, "c", "chat", now, 15)
+                .await
+                .unwrap()
+        );
+        let chat = ActiveChat {
+            identity: identity.into(),
+            channel_sid: sid.into(),
+            mode: "chat".into(),
+            created_at: now,
+        };
+        assert!(self.store().activate("c", &chat, now).await.unwrap());
+    }
+}
+
+fn webhook_settings(table: &str) -> WebhookSettings {
+    WebhookSettings {
+        table: table.into(),
+        closed_retention_days: 30,
+        public_url: PUBLIC_URL.into(),
+    }
+}
+
+fn auth_token() -> String {
+    flex_handoff::testing::dev_env()["TWILIO_AUTH_TOKEN"].clone()
+}
+
+fn form_body(params: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
+}
+
+/// A webhook as Twilio sends it: form body, signed with the account auth token.
+fn signed(params: &[(&str, &str)]) -> EventBuilder {
+    let signature = twilio_form_signature(&auth_token(), PUBLIC_URL, params);
+    unsigned(params).header("x-twilio-signature", &signature)
+}
+
+fn unsigned(params: &[(&str, &str)]) -> EventBuilder {
+    EventBuilder::new("POST", "/twilio/webhook")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(&form_body(params))
+}
+
+async fn call(state: &WebhookState, event: EventBuilder) -> (u16, Value) {
+    let response = match webhook_response(state, &event.request(), flex_handoff::unix_now()).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    };
+    (
+        response.status().as_u16(),
+        serde_json::from_slice(response.body().as_ref()).unwrap(),
+    )
+}
+
+fn legacy_inactive(sid: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("EventType", "onChannelUpdated"),
+        ("ChannelSid", sid),
+        ("Attributes", r#"{"status":"INACTIVE","long_lived":false}"#),
+        ("AccountSid", "AC11111111111111111111111111111111"),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_inactive_event_closes_the_chat_once() {
+    let h = Harness::start().await;
+    h.open_chat("guest-a", SID).await;
+
+    let (status, body) = call(&h.state, signed(&legacy_inactive(SID))).await;
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (200, Some("closed")),
+        "{body}"
+    );
+    let record = h.store().chat(SID).await.unwrap().unwrap();
+    assert_eq!(record.status, "closed");
+    let closed_at = record.closed_at.unwrap();
+    assert_eq!(record.expires_at, Some(closed_at + 30 * 86_400));
+    assert_eq!(h.store().active_slot("guest-a").await.unwrap(), Slot::Empty);
+
+    // Twilio retries and duplicates: harmless.
+    let (status, body) = call(&h.state, signed(&legacy_inactive(SID))).await;
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (200, Some("already_closed"))
+    );
+    assert_eq!(
+        h.store().chat(SID).await.unwrap().unwrap().closed_at,
+        Some(closed_at)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_conversation_closed_event_closes_the_chat() {
+    let h = Harness::start().await;
+    h.open_chat("guest-b", SID).await;
+    let inactive = [
+        ("EventType", "onConversationStateUpdated"),
+        ("ConversationSid", SID),
+        ("StateFrom", "active"),
+        ("StateTo", "inactive"),
+    ];
+    let (status, body) = call(&h.state, signed(&inactive)).await;
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (200, Some("ignored")),
+        "inactive is not closed"
+    );
+    assert_eq!(h.store().chat(SID).await.unwrap().unwrap().status, "active");
+
+    let closed = [
+        ("EventType", "onConversationStateUpdated"),
+        ("ConversationSid", SID),
+        ("StateFrom", "inactive"),
+        ("StateTo", "closed"),
+    ];
+    let (status, body) = call(&h.state, signed(&closed)).await;
+    assert_eq!((status, body["result"].as_str()), (200, Some("closed")));
+    assert_eq!(h.store().chat(SID).await.unwrap().unwrap().status, "closed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn other_events_and_unknown_channels_are_acknowledged_without_change() {
+    let h = Harness::start().await;
+    h.open_chat("guest-c", SID).await;
+    let message = [
+        ("EventType", "onMessageSent"),
+        ("ChannelSid", SID),
+        ("Body", "hello"),
+    ];
+    let (status, body) = call(&h.state, signed(&message)).await;
+    assert_eq!((status, body["result"].as_str()), (200, Some("ignored")));
+    let unknown = "CH99999999999999999999999999999999";
+    let (status, body) = call(&h.state, signed(&legacy_inactive(unknown))).await;
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (200, Some("unknown_channel"))
+    );
+    assert_eq!(h.store().chat(SID).await.unwrap().unwrap().status, "active");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsigned_or_badly_signed_webhooks_read_and_write_nothing() {
+    let h = Harness::start().await;
+    h.open_chat("guest-d", SID).await;
+    let params = legacy_inactive(SID);
+
+    let (status, body) = call(&h.state, unsigned(&params)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("missing_signature"))
+    );
+    let (status, body) = call(&h.state, unsigned(&[("garbage", "{")])).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("missing_signature")),
+        "before parsing"
+    );
+
+    let signature = twilio_form_signature(&auth_token(), PUBLIC_URL, &params);
+    let mut tampered = params.clone();
+    tampered[1].1 = "CH00000000000000000000000000000002";
+    let forged = unsigned(&tampered).header("x-twilio-signature", &signature);
+    let (status, body) = call(&h.state, forged).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("invalid_signature"))
+    );
+    let wrong_key = twilio_form_signature("not-the-auth-token", PUBLIC_URL, &params);
+    let (status, _) = call(
+        &h.state,
+        unsigned(&params).header("x-twilio-signature", &wrong_key),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    assert_eq!(
+        h.store().chat(SID).await.unwrap().unwrap().status,
+        "active",
+        "nothing was closed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_but_malformed_events_are_400() {
+    let h = Harness::start().await;
+    for params in [
+        vec![("ChannelSid", SID)],
+        vec![
+            ("EventType", "onChannelDestroyed"),
+            ("ChannelSid", "not-a-sid"),
+        ],
+        vec![
+            ("EventType", "onChannelUpdated"),
+            ("ChannelSid", SID),
+            ("Attributes", "{oops"),
+        ],
+    ] {
+        let (status, body) = call(&h.state, signed(&params)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("invalid_webhook")),
+            "{params:?}"
+        );
+    }
+    let (status, _) = call(&h.state, EventBuilder::new("GET", "/twilio/webhook")).await;
+    assert_eq!(status, 405);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unavailable_table_is_a_503_so_twilio_retries() {
+    let h = Harness::start().await;
+    let state = WebhookState::build(
+        &dev_settings(&[]),
+        &webhook_settings("missing-table"),
+        &h.aws,
+    );
+    let (status, body) = call(&state, signed(&legacy_inactive(SID))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("store_unavailable"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn open_then_agent_closes_then_the_next_press_opens_a_new_chat() {
+    let h = Harness::start().await;
+    let twilio = TwilioStandIns::start().await;
+    let (first, second) = (
+        "CH0000000000000000000000000000aaaa",
+        "CH0000000000000000000000000000bbbb",
+    );
+    Mock::given(method("POST"))
+        .and(path("/v2/WebChats"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"conversation_sid": first})))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&twilio.flex)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v2/WebChats"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"conversation_sid": second})))
+        .with_priority(2)
+        .mount(&twilio.flex)
+        .await;
+    twilio.answer_normally().await;
+    let settings = dev_settings(&[]);
+    let channel_settings = twilio.channel_settings(&[
+        ("CHANNELS_TABLE", h.table.as_str()),
+        ("TWILIO_WEBHOOK_URL", PUBLIC_URL),
+    ]);
+    let channels = ChannelState::build(&settings, &channel_settings, &h.aws).await;
+    let token = settings
+        .token_issuer()
+        .mint("guest-cycle", flex_handoff::unix_now())
+        .jwt;
+    let press = || {
+        EventBuilder::new("POST", "/channel")
+            .bearer(&token)
+            .request()
+    };
+    let channels = &channels;
+    let open = |request| async move {
+        channel_response(channels, &request, flex_handoff::unix_now())
+            .await
+            .unwrap()
+    };
+
+    let created = open(press()).await;
+    assert_eq!(created.status(), 201);
+    assert_eq!(open(press()).await.status(), 200, "still active: reused");
+
+    let closed = [
+        ("EventType", "onConversationStateUpdated"),
+        ("ConversationSid", first),
+        ("StateTo", "closed"),
+    ];
+    let (status, body) = call(&h.state, signed(&closed)).await;
+    assert_eq!((status, body["result"].as_str()), (200, Some("closed")));
+
+    let reopened = open(press()).await;
+    assert_eq!(reopened.status(), 201, "a fresh chat, not the dead one");
+    let reopened: Value = serde_json::from_slice(reopened.body().as_ref()).unwrap();
+    assert_eq!(reopened["channelSid"], second);
+    let history = h.store().chat(first).await.unwrap().unwrap();
+    assert_eq!(
+        (history.status.as_str(), history.identity.as_str()),
+        ("closed", "guest-cycle")
+    );
+    assert!(history.expires_at.is_some(), "history until its TTL");
+}
