@@ -26,6 +26,8 @@ test: $(TOOLS_STAMP)
 	cfn-lint template.yaml
 	sam validate --lint --template template.yaml
 	python3 tools/check_template.py template.yaml
+	@test -x /usr/bin/chromium || { echo "the browser test needs Debian's chromium: apt-get install chromium"; exit 1; }
+	node --test local/e2e/
 
 dev: $(TOOLS_STAMP)
 	local/dev.sh

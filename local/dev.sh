@@ -1,40 +1,139 @@
 #!/usr/bin/env bash
-# Runs the functions locally under `cargo lambda watch` with the throwaway values of
-# local/dev.env, sends an example request, prints the token, and serves until Ctrl-C.
+# `make dev`: the whole product on this machine, no AWS or Twilio account needed.
+#   DynamoDB      moto_server, table created from template.yaml's schema
+#   Twilio        Prism mocks of Twilio's official OpenAPI specs (dynamic: each chat its own SID)
+#                 behind one local "Twilio" host (local/devserver.py twilio)
+#   functions     all three under `cargo lambda watch`, env from local/dev.env plus local endpoints
+#   gateway       local/devserver.py gateway: the API's routes and the demo page, one origin
+# Ports can be moved with DEV_PORT, DEV_LAMBDA_PORT, DEV_DYNAMODB_PORT, DEV_TWILIO_PORT and
+# DEV_PRISM_PORT (four from there); a port in use stops the start with a clear message.
+# LOCAL_TWILIO=real / LOCAL_AWS=real use real Twilio / AWS instead (see README). Ctrl-C stops all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-port="${DEV_PORT:-9000}"
-if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-  echo "error: port $port is already in use; set DEV_PORT to another port" >&2
+gateway_port=${DEV_PORT:-8080}
+lambda_port=${DEV_LAMBDA_PORT:-9000}
+dynamodb_port=${DEV_DYNAMODB_PORT:-8000}
+twilio_port=${DEV_TWILIO_PORT:-4010}
+prism_port=${DEV_PRISM_PORT:-4011}
+local_twilio=${LOCAL_TWILIO:-mock}
+local_aws=${LOCAL_AWS:-mock}
+run_dir=local/run
+mkdir -p "$run_dir"
+
+ports=("$gateway_port" "$lambda_port")
+[ "$local_aws" = mock ] && ports+=("$dynamodb_port")
+[ "$local_twilio" = mock ] && ports+=("$twilio_port" $((prism_port)) $((prism_port + 1)) $((prism_port + 2)) $((prism_port + 3)))
+for port in "${ports[@]}"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "error: port $port is already in use; stop what uses it or move it (see local/dev.sh)" >&2
+    exit 1
+  fi
+done
+
+pids=()
+start() { # name command...: runs in its own process group, output to local/run/<name>.log
+  local name=$1; shift
+  setsid "$@" > "$run_dir/$name.log" 2>&1 &
+  pids+=("$!")
+}
+stop_all() {
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+wait_for_port() { # port name seconds
+  for _ in $(seq 1 $(($3 * 10))); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "error: $2 did not start on port $1; see $run_dir/$2.log" >&2
   exit 1
+}
+
+overrides=()
+if [ "$local_aws" = mock ]; then
+  start dynamodb moto_server -H 127.0.0.1 -p "$dynamodb_port"
+  wait_for_port "$dynamodb_port" dynamodb 30
+  table=$(grep '^CHANNELS_TABLE=' local/dev.env | cut -d= -f2)
+  python3 local/create_table.py "http://127.0.0.1:$dynamodb_port" "$table"
+  overrides+=("AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$dynamodb_port" AWS_REGION=us-east-1
+              AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local)
+else
+  for var in AWS_REGION AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN CHANNELS_TABLE; do
+    [ -n "${!var:-}" ] && overrides+=("$var=${!var}")
+  done
 fi
 
-cargo lambda watch -A 127.0.0.1 -P "$port" --env-file local/dev.env &
-watch_pid=$!
-trap 'kill "$watch_pid" 2>/dev/null; wait "$watch_pid" 2>/dev/null' EXIT INT TERM
+if [ "$local_twilio" = mock ]; then
+  specs=tools/npm/node_modules/@twilio-alpha/mcp/twilio-oai/spec/json
+  names=(flex_v1 flex_v2 chat_v2 conversations_v1)
+  prism_urls=()
+  for i in 0 1 2 3; do
+    start "prism-${names[$i]}" tools/npm/node_modules/.bin/prism mock -d -h 127.0.0.1 -p $((prism_port + i)) "$specs/twilio_${names[$i]}.json"
+    prism_urls+=("http://127.0.0.1:$((prism_port + i))")
+  done
+  for i in 0 1 2 3; do wait_for_port $((prism_port + i)) "prism-${names[$i]}" 60; done
+  start twilio python3 local/devserver.py twilio "$twilio_port" "${prism_urls[@]}"
+  wait_for_port "$twilio_port" twilio 10
+  for var in TWILIO_FLEX_API_URL TWILIO_CHAT_API_URL TWILIO_CONVERSATIONS_API_URL; do
+    overrides+=("$var=http://127.0.0.1:$twilio_port")
+  done
+else
+  for var in TWILIO_ACCOUNT_SID TWILIO_API_KEY_SID TWILIO_API_KEY_SECRET TWILIO_AUTH_TOKEN \
+             TWILIO_CHAT_SERVICE_SID TWILIO_FLEX_ADDRESS_SID TWILIO_FLEX_FLOW_SID FLEX_MODE TWILIO_WEBHOOK_URL; do
+    [ -n "${!var:-}" ] && overrides+=("$var=${!var}")
+  done
+fi
 
-url="http://127.0.0.1:$port/lambda-url/generate-token/"
-echo "waiting for cargo lambda watch on $port (the first request compiles the function)..."
+# The functions' environment: local/dev.env with the overrides replacing its lines.
+env_file="$run_dir/functions.env"
+grep -v '^#' local/dev.env | grep -v '^$' > "$env_file.base"
+for pair in "${overrides[@]}"; do
+  grep -v "^${pair%%=*}=" "$env_file.base" > "$env_file.tmp" || true
+  mv "$env_file.tmp" "$env_file.base"
+done
+{ cat "$env_file.base"; printf '%s\n' "${overrides[@]}"; } > "$env_file"
+rm -f "$env_file.base"
+chmod 600 "$env_file"
+
+start functions cargo lambda watch -A 127.0.0.1 -P "$lambda_port" --env-file "$env_file"
+wait_for_port "$lambda_port" functions 120
+mode=$(grep '^FLEX_MODE=' "$env_file" | tail -1 | cut -d= -f2)
+start gateway python3 local/devserver.py gateway "$gateway_port" "http://127.0.0.1:$lambda_port/lambda-url" \
+  "{\"twilio\": \"$local_twilio\", \"mode\": \"${mode:-conversations}\"}"
+wait_for_port "$gateway_port" gateway 10
+
+echo "compiling and warming up the functions (the first request to each builds it)..."
+api="http://127.0.0.1:$gateway_port"
 for _ in $(seq 1 600); do
-  if response=$(curl -sf -X POST -H 'content-type: application/json' "$url" 2>/dev/null); then
-    break
-  fi
-  kill -0 "$watch_pid" 2>/dev/null || { echo "error: cargo lambda watch stopped" >&2; exit 1; }
+  token_json=$(curl -sf -X POST "$api/token" 2>/dev/null) && break
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { echo "error: a service stopped; see $run_dir/*.log" >&2; exit 1; }
+  done
   sleep 1
 done
-[ -n "${response:-}" ] || { echo "error: no answer from $url" >&2; exit 1; }
+[ -n "${token_json:-}" ] || { echo "error: generate-token did not answer; see $run_dir/functions.log" >&2; exit 1; }
+curl -s -o /dev/null -X POST "$api/channel" || true
+curl -s -o /dev/null -X POST "$api/twilio/webhook" || true
 
 cat <<MSG
 
-generate-token answered POST $url:
-$response
-
-Try it yourself:
-  curl -s -X POST $url
-  curl -s -X POST -H "authorization: Bearer <token from above>" $url   # refresh, same identity
-  curl -s -X POST -d '{"identity":"admin"}' $url                       # 400 identity_not_allowed
-
-Serving until Ctrl-C.
+flex-handoff is running (logs in $run_dir/):
+  demo page + API   $api/            POST /token, /channel, /twilio/webhook
+  functions         http://127.0.0.1:$lambda_port/lambda-url/<function>/   (cargo lambda watch)
 MSG
-wait "$watch_pid"
+[ "$local_aws" = mock ] && echo "  DynamoDB          http://127.0.0.1:$dynamodb_port   (moto_server, table ${table})"
+[ "$local_twilio" = mock ] && echo "  Twilio (mock)     http://127.0.0.1:$twilio_port   (Prism on $prism_port-$((prism_port + 3)): Twilio's OpenAPI specs)"
+cat <<MSG
+
+Try: open $api/ and press "Talk to agent", or run local/smoke.sh.
+A token from generate-token: $token_json
+ready
+MSG
+# Stay up until Ctrl-C, or until a service dies.
+wait -n "${pids[@]}" || true
+echo "error: a service stopped; see $run_dir/*.log" >&2
+exit 1

@@ -1,0 +1,148 @@
+// The "Talk to agent" flow of the telecom web app, against flex-handoff's API:
+// POST /token (the server decides who we are), POST /channel (open or reuse the Flex chat),
+// then Twilio's Conversations SDK with that token. Locally Twilio is a mock: the page says so.
+"use strict";
+
+const api = window.FLEX_HANDOFF_API || "";
+const TOKEN_KEY = "flex-handoff.token";
+const $ = (id) => document.getElementById(id);
+
+let identity = null;
+let conversation = null;
+
+function addMessage(kind, author, text, status) {
+  const item = document.createElement("li");
+  item.className = `message ${kind}`;
+  const who = document.createElement("span");
+  who.className = "author";
+  who.textContent = author;
+  const body = document.createElement("span");
+  body.className = "text";
+  body.textContent = text;
+  item.append(who, body);
+  if (status) {
+    const note = document.createElement("span");
+    note.className = "status";
+    note.textContent = status;
+    item.append(note);
+  }
+  $("messages").append(item);
+  return item;
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = !message;
+}
+
+async function post(path, token, body) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(`${api}${path}`, { method: "POST", headers, body: JSON.stringify(body || {}) });
+  } catch (error) {
+    throw new Error(`The chat service cannot be reached (${error.message}).`);
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const detail = data.error ? `${data.error.code}: ${data.error.message}` : `HTTP ${response.status}`;
+    const failure = new Error(`${path} failed: ${detail}`);
+    failure.code = data.error && data.error.code;
+    throw failure;
+  }
+  return data;
+}
+
+// A stored guest token is refreshed (same identity); an expired or foreign one is dropped.
+async function getToken() {
+  const stored = localStorage.getItem(TOKEN_KEY);
+  try {
+    const minted = await post("/token", stored);
+    localStorage.setItem(TOKEN_KEY, minted.token);
+    return minted;
+  } catch (error) {
+    if (stored && error.code === "invalid_token") {
+      localStorage.removeItem(TOKEN_KEY);
+      return getToken();
+    }
+    throw error;
+  }
+}
+
+async function connectTwilio(token, channelSid) {
+  const config = await fetch(`${api}/config.json`).then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+  if (config.twilio === "mock") {
+    $("connection").textContent = "Local mock of Twilio: the chat is opened, but messages cannot reach an agent.";
+    return;
+  }
+  if (!window.Twilio || !window.Twilio.Conversations) {
+    $("connection").textContent = "Twilio's Conversations SDK did not load: messages cannot reach the agent.";
+    return;
+  }
+  $("connection").textContent = "Connecting to Twilio…";
+  const client = new window.Twilio.Conversations.Client(token);
+  const giveUp = setTimeout(() => {
+    if (!conversation) $("connection").textContent = "Cannot reach Twilio: messages cannot reach the agent.";
+  }, 10000);
+  client.on("connectionStateChanged", (state) => {
+    if (state === "denied" || state === "disconnected") {
+      $("connection").textContent = `Cannot reach Twilio (${state}): messages cannot reach the agent.`;
+    }
+  });
+  client.on("tokenAboutToExpire", async () => client.updateToken((await getToken()).token));
+  client.on("initialized", async () => {
+    conversation = await client.getConversationBySid(channelSid);
+    clearTimeout(giveUp);
+    $("connection").textContent = "Connected: an agent will answer here.";
+    conversation.on("messageAdded", (message) => {
+      if (message.author !== identity) addMessage("received", message.author, message.body || "");
+    });
+  });
+}
+
+async function talkToAgent() {
+  const button = $("talk-to-agent");
+  button.disabled = true;
+  showError("");
+  try {
+    const minted = await getToken();
+    identity = minted.identity;
+    const chat = await post("/channel", minted.token, { preEngagementData: { source: "demo page" } });
+    $("identity").textContent = chat.identity;
+    $("channel-sid").textContent = chat.channelSid;
+    $("channel-status").textContent = chat.reused ? "reused (your open chat)" : "new chat";
+    $("details").hidden = false;
+    document.body.dataset.channelSid = chat.channelSid;
+    document.body.dataset.reused = String(chat.reused);
+    addMessage("received", "Assistant", "I'm handing you over to an agent.");
+    await connectTwilio(minted.token, chat.channelSid);
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function send(event) {
+  event.preventDefault();
+  const input = $("message-input");
+  const text = input.value.trim();
+  if (!text) return;
+  input.value = "";
+  if (!conversation) {
+    const note = identity ? "not delivered: not connected to Twilio" : "the assistant is a demo; press Talk to agent";
+    addMessage("sent", "You", text, note);
+    return;
+  }
+  const item = addMessage("sent", "You", text, "sending…");
+  try {
+    await conversation.sendMessage(text);
+    item.querySelector(".status").textContent = "sent";
+  } catch (error) {
+    item.querySelector(".status").textContent = `not sent: ${error.message}`;
+  }
+}
+
+$("talk-to-agent").addEventListener("click", talkToAgent);
+$("composer").addEventListener("submit", send);

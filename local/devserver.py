@@ -1,0 +1,151 @@
+"""Local stand-ins for what AWS and Twilio put in front of the functions, for `make dev`.
+
+  devserver.py gateway PORT FUNCTIONS_URL
+      API Gateway's part: POST /token, /channel and /twilio/webhook go to the functions under
+      `cargo lambda watch` (FUNCTIONS_URL, e.g. http://127.0.0.1:9000/lambda-url), and the demo
+      page is served from the same origin (no CORS needed locally).
+  devserver.py twilio PORT FLEX_V1 FLEX_V2 CHAT_V2 CONVERSATIONS_V1
+      One "Twilio" host in front of Prism mocks of Twilio's official specs, routing each path to
+      the spec that defines it. Twilio takes list parameters as repeated keys
+      (`Configuration.Filters=a&Configuration.Filters=b`); Prism only reads `key[0]=a&key[1]=b`
+      as an array, so repeated keys are spelled that way on the way through.
+"""
+
+import json
+import pathlib
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DEMO = ROOT / "local" / "demo"
+STATIC = {
+    "/": (DEMO / "index.html", "text/html; charset=utf-8"),
+    "/index.html": (DEMO / "index.html", "text/html; charset=utf-8"),
+    "/app.js": (DEMO / "app.js", "text/javascript; charset=utf-8"),
+    "/style.css": (DEMO / "style.css", "text/css; charset=utf-8"),
+    "/vendor/twilio-conversations.min.js": (
+        ROOT / "tools/npm/node_modules/@twilio/conversations/builds/twilio-conversations.min.js",
+        "text/javascript; charset=utf-8",
+    ),
+}
+FORWARDED_HEADERS = ("authorization", "content-type", "x-twilio-signature", "accept")
+
+
+def forward(handler, url, body):
+    """Sends the handler's request to `url` and relays the answer."""
+    headers = {k: v for k, v in handler.headers.items() if k.lower() in FORWARDED_HEADERS}
+    request = urllib.request.Request(url, data=body, headers=headers, method=handler.command)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status, reply_headers, reply = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, reply_headers, reply = error.code, error.headers, error.read()
+    except OSError as error:
+        status, reply_headers = 502, {"content-type": "application/json"}
+        reply = json.dumps({"error": {"code": "local_upstream_down", "message": str(error)}}).encode()
+    handler.send_response(status)
+    for name in ("content-type", "cache-control", "www-authenticate", "allow", "retry-after"):
+        if reply_headers.get(name):
+            handler.send_header(name, reply_headers.get(name))
+    handler.send_header("content-length", str(len(reply)))
+    handler.end_headers()
+    handler.wfile.write(reply)
+
+
+class Quiet(BaseHTTPRequestHandler):
+    def log_message(self, fmt, *args):
+        sys.stderr.write("%s %s\n" % (self.__class__.__name__, fmt % args))
+
+    def body(self):
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if length else b""
+
+
+def gateway(port, functions_url):
+    routes = {
+        "/token": f"{functions_url}/generate-token/",
+        "/channel": f"{functions_url}/create-channel/",
+        "/twilio/webhook": f"{functions_url}/flex-webhook/",
+    }
+
+    class Gateway(Quiet):
+        def do_GET(self):
+            path = urllib.parse.urlsplit(self.path).path
+            if path == "/config.json":
+                return self.reply(200, "application/json", json.dumps(CONFIG).encode())
+            if path not in STATIC:
+                return self.reply(404, "text/plain", b"not found")
+            file, content_type = STATIC[path]
+            self.reply(200, content_type, file.read_bytes())
+
+        def do_POST(self):
+            split = urllib.parse.urlsplit(self.path)
+            target = routes.get(split.path)
+            if target is None:
+                return self.reply(404, "application/json", b'{"error":{"code":"not_found","message":"no such route"}}')
+            forward(self, target + (f"?{split.query}" if split.query else ""), self.body())
+
+        def reply(self, status, content_type, payload):
+            self.send_response(status)
+            self.send_header("content-type", content_type)
+            self.send_header("cache-control", "no-store")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    serve(Gateway, port)
+
+
+def twilio(port, flex_v1, flex_v2, chat_v2, conversations_v1):
+    def upstream(path):
+        if path.startswith("/v2/WebChats"):
+            return flex_v2
+        if path.startswith(("/v1/Channels", "/v1/FlexFlows")):
+            return flex_v1
+        if path.startswith("/v2/Services"):
+            return chat_v2
+        return conversations_v1
+
+    class Twilio(Quiet):
+        def do_GET(self):
+            forward(self, upstream(self.path) + self.path, None)
+
+        def do_POST(self):
+            pairs = urllib.parse.parse_qsl(self.body().decode(), keep_blank_values=True)
+            counts = {}
+            for key, _ in pairs:
+                counts[key] = counts.get(key, 0) + 1
+            seen = {}
+            spelled = []
+            for key, value in pairs:
+                if counts[key] > 1:
+                    spelled.append((f"{key}[{seen.get(key, 0)}]", value))
+                    seen[key] = seen.get(key, 0) + 1
+                else:
+                    spelled.append((key, value))
+            forward(self, upstream(self.path) + self.path, urllib.parse.urlencode(spelled).encode())
+
+    serve(Twilio, port)
+
+
+def serve(handler, port):
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+CONFIG = {}
+
+if __name__ == "__main__":
+    role, port, *urls = sys.argv[1:]
+    if role == "gateway":
+        CONFIG.update(json.loads(urls[1]) if len(urls) > 1 else {})
+        gateway(int(port), urls[0].rstrip("/"))
+    else:
+        twilio(int(port), *[u.rstrip("/") for u in urls])
