@@ -36,6 +36,35 @@ fn request(file: &str) -> lambda_http::Request {
         .unwrap_or_else(|e| panic!("{file} is not an API Gateway v2 event: {e}"))
 }
 
+/// One request and its answer, for tools/check_openapi.py.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Exchange {
+    name: String,
+    path: String,
+    content_type: String,
+    request: String,
+    status: u16,
+    response: String,
+}
+
+fn exchange(file: &str, context: &str, response: &Response<Body>) -> Exchange {
+    let request = request(file);
+    Exchange {
+        name: format!("{file} {context}"),
+        path: request.uri().path().to_owned(),
+        content_type: request
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+        request: String::from_utf8_lossy(request.body().as_ref()).into_owned(),
+        status: response.status().as_u16(),
+        response: String::from_utf8_lossy(response.body().as_ref()).into_owned(),
+    }
+}
+
 fn check(file: &str, expected: &Expectation, response: Response<Body>, context: &str) {
     let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     assert_eq!(
@@ -87,12 +116,14 @@ async fn every_event_gets_its_documented_response() {
     let twilio = TwilioStandIns::start().await;
     twilio.answer_normally().await;
     let mut functions = std::collections::HashSet::new();
+    let mut exchanges = Vec::new();
 
     for (file, expected) in manifest() {
         functions.insert(expected.function.clone());
         match expected.function.as_str() {
             "generate-token" => {
                 let response = handle_token_request(&token_state, request(&file)).await;
+                exchanges.push(exchange(&file, "", &response));
                 check(&file, &expected, response, "");
             }
             "create-channel" => {
@@ -104,6 +135,7 @@ async fn every_event_gets_its_documented_response() {
                     ]);
                     let state = ChannelState::build(&dev_settings(&[]), &channel, &aws).await;
                     let response = handle_channel_request(&state, request(&file)).await;
+                    exchanges.push(exchange(&file, mode, &response));
                     check(&file, &expected, response, mode);
                 }
             }
@@ -112,10 +144,28 @@ async fn every_event_gets_its_documented_response() {
                 let state =
                     WebhookState::build(&dev_settings(&[]), &webhook_settings(&table), &aws);
                 let response = handle_webhook_request(&state, request(&file)).await;
+                exchanges.push(exchange(&file, "", &response));
                 check(&file, &expected, response, "");
             }
             other => panic!("{file}: no handler for function {other}"),
         }
     }
     assert_eq!(functions.len(), 3, "events cover every function");
+
+    // Every request and answer against openapi.yaml.
+    let path = std::env::temp_dir().join(format!("exchanges-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&path, serde_json::to_vec(&exchanges).unwrap()).unwrap();
+    let output = std::process::Command::new("python3")
+        .arg(workspace_root().join("tools/check_openapi.py"))
+        .arg(workspace_root().join("openapi.yaml"))
+        .arg(&path)
+        .output()
+        .expect("python3 runs tools/check_openapi.py (use `make test`)");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        output.status.success(),
+        "openapi.yaml disagrees with the functions:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
