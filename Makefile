@@ -9,7 +9,7 @@ TOOLS_STAMP := $(VENV)/.tools-installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test dev tools
+.PHONY: test dev tools bench
 
 tools: $(TOOLS_STAMP)
 
@@ -31,3 +31,7 @@ test: $(TOOLS_STAMP)
 
 dev: $(TOOLS_STAMP)
 	local/dev.sh
+
+# Measures cold start, memory, size, hot paths and round trips; writes BENCHMARKS.md.
+bench: $(TOOLS_STAMP)
+	python3 tools/bench/bench.py

@@ -1,6 +1,7 @@
 //! A small Twilio REST client: form-encoded requests with API key basic auth, bounded retries with
 //! backoff and jitter inside one total deadline, and Twilio's error body decoded for the logs.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -68,9 +69,20 @@ enum Attempt {
 impl TwilioClient {
     /// Builds the client once per cold start. `deadline` bounds each call, retries included.
     pub fn new(credentials: &TwilioCredentials, deadline: Duration) -> Self {
-        // ring, the provider the AWS SDK client uses too: one TLS stack in the binary.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // Mozilla's roots as compiled-in, already parsed trust anchors: the platform verifier
+        // would read every CA file at cold start. ring, as the AWS SDK's client: one TLS stack.
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(50))
             .user_agent(concat!("flex-handoff/", env!("CARGO_PKG_VERSION")))

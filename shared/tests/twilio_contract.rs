@@ -74,6 +74,8 @@ fn prism_form(pairs: &[(String, String)]) -> Vec<(String, String)> {
 
 /// Replays `requests` to Prism; returns "METHOD path" of each, failing on any spec violation.
 async fn replay(prism: &PrismServer, requests: &[Request]) -> Vec<String> {
+    // A plain client for the replay; the product's client brings its own TLS configuration.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let mut seen = Vec::new();
     for request in requests {
