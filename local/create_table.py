@@ -32,15 +32,20 @@ def table_properties():
     return resources["ChannelsTable"]["Properties"]
 
 
-def create(endpoint, name):
-    props = table_properties()
-    client = boto3.client(
+def local_dynamodb(endpoint):
+    """A DynamoDB client for a local server (any credentials and region do)."""
+    return boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+def create(endpoint, name):
+    props = table_properties()
+    client = local_dynamodb(endpoint)
     args = {
         "TableName": name,
         "AttributeDefinitions": props["AttributeDefinitions"],

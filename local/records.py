@@ -7,18 +7,13 @@ Usage: records.py ENDPOINT_URL TABLE IDENTITY
 import json
 import sys
 
-import boto3
 from boto3.dynamodb.types import TypeDeserializer
+
+from create_table import local_dynamodb
 
 
 def main(endpoint, table, identity):
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    client = local_dynamodb(endpoint)
     plain = TypeDeserializer()
 
     def get(key):

@@ -526,3 +526,55 @@ pub fn twilio_form_signature(auth_token: &str, url: &str, params: &[(&str, &str)
     let pairs = serde_json::to_string(params).expect("pairs serialize");
     twilio_helper(&["sign", auth_token, url, &pairs]).expect("twilio signs")
 }
+
+impl MotoServer {
+    /// What a function process needs to use this server for DynamoDB and Secrets Manager.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL_DYNAMODB", self.endpoint.as_str()),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", self.endpoint.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+}
+
+impl LambdaRun {
+    /// The HTTP status of each response, in invocation order.
+    pub fn statuses(&self) -> Vec<u64> {
+        self.responses
+            .iter()
+            .map(|response| response["statusCode"].as_u64().expect("a statusCode"))
+            .collect()
+    }
+
+    /// Fails, showing the output, if any of `secrets` appears in what the process wrote.
+    pub fn assert_no_leak(&self, secrets: &[&str]) {
+        for secret in secrets {
+            assert!(
+                !self.output.contains(secret),
+                "the output leaks {secret:.12}…:\n{}",
+                self.output
+            );
+        }
+    }
+
+    /// Fails unless the process ended by itself, non-zero, before answering, saying `reason`.
+    pub fn assert_failed_cold_start(&self, reason: &str) {
+        assert!(
+            self.exit_code.is_some_and(|code| code != 0),
+            "{}",
+            self.output
+        );
+        assert!(self.responses.is_empty(), "{}", self.output);
+        assert!(
+            self.output.contains(reason),
+            "no {reason:?} in:\n{}",
+            self.output
+        );
+    }
+}

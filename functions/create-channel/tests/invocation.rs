@@ -12,15 +12,9 @@ const BINARY: &str = env!("CARGO_BIN_EXE_create-channel");
 fn env_for(moto: &MotoServer, twilio: &TwilioStandIns, table: &str) -> Vec<(String, String)> {
     let mut env = dev_env();
     env.extend(twilio.env());
+    env.extend(moto.function_env());
     env.extend([
         ("CHANNELS_TABLE".to_owned(), table.to_owned()),
-        (
-            "AWS_ENDPOINT_URL_DYNAMODB".to_owned(),
-            moto.endpoint.clone(),
-        ),
-        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
         ("RUST_LOG".to_owned(), "trace".to_owned()),
         ("AWS_LAMBDA_LOG_FORMAT".to_owned(), "json".to_owned()),
     ]);
@@ -39,12 +33,7 @@ async fn opens_then_reuses_a_chat_and_logs_no_secret() {
     ];
     let run = run_lambda_binary(BINARY, &env_for(&moto, &twilio, &table), &events).await;
 
-    let statuses: Vec<u64> = run
-        .responses
-        .iter()
-        .map(|r| r["statusCode"].as_u64().unwrap())
-        .collect();
-    assert_eq!(statuses, [201, 200], "{}", run.output);
+    assert_eq!(run.statuses(), [201, 200], "{}", run.output);
     for response in &run.responses {
         assert_eq!(
             response_body(response)["channelSid"],
@@ -62,18 +51,12 @@ async fn opens_then_reuses_a_chat_and_logs_no_secret() {
         .as_str()
         .unwrap()
         .trim_start_matches("Bearer ");
-    for secret in [
+    run.assert_no_leak(&[
         dev["TWILIO_API_KEY_SECRET"].as_str(),
         dev["TWILIO_AUTH_TOKEN"].as_str(),
         basic.as_str(),
         bearer,
-    ] {
-        assert!(
-            !run.output.contains(secret),
-            "logs leak {secret:.12}…:\n{}",
-            run.output
-        );
-    }
+    ]);
     let request_lines = run
         .output
         .lines()
@@ -90,14 +73,5 @@ async fn a_missing_flex_address_fails_the_cold_start_naming_the_variable() {
     let mut env = env_for(&moto, &twilio, "t");
     env.retain(|(key, _)| key != "TWILIO_FLEX_ADDRESS_SID");
     let run = run_lambda_binary(BINARY, &env, &[event_file("channel-guest.json")]).await;
-    assert!(
-        run.exit_code.is_some_and(|code| code != 0),
-        "{}",
-        run.output
-    );
-    assert!(
-        run.output.contains("TWILIO_FLEX_ADDRESS_SID is not set"),
-        "{}",
-        run.output
-    );
+    run.assert_failed_cold_start("TWILIO_FLEX_ADDRESS_SID is not set");
 }

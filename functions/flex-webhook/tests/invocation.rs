@@ -27,41 +27,23 @@ async fn a_signed_event_closes_the_chat_and_an_unsigned_one_changes_nothing() {
     };
     assert!(store.activate("c", &chat, now).await.unwrap());
 
-    let mut env = dev_env();
+    let mut env: Vec<(String, String)> = dev_env().into_iter().collect();
+    env.extend(moto.function_env());
     env.extend([
         ("CHANNELS_TABLE".to_owned(), table.clone()),
-        (
-            "AWS_ENDPOINT_URL_DYNAMODB".to_owned(),
-            moto.endpoint.clone(),
-        ),
-        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
         ("RUST_LOG".to_owned(), "trace".to_owned()),
     ]);
-    let env: Vec<(String, String)> = env.into_iter().collect();
     let events = [
         event_file("webhook-unsigned.json"),
         event_file("webhook-legacy-inactive.json"),
     ];
     let run = run_lambda_binary(BINARY, &env, &events).await;
 
-    let statuses: Vec<u64> = run
-        .responses
-        .iter()
-        .map(|r| r["statusCode"].as_u64().unwrap())
-        .collect();
-    assert_eq!(statuses, [400, 200], "{}", run.output);
+    assert_eq!(run.statuses(), [400, 200], "{}", run.output);
     assert_eq!(response_body(&run.responses[1])["result"], "closed");
     assert_eq!(store.chat(sid).await.unwrap().unwrap().status, "closed");
     assert_eq!(store.active_slot("guest-ada").await.unwrap(), Slot::Empty);
 
     let dev = dev_env();
-    for secret in [&dev["TWILIO_AUTH_TOKEN"], &dev["TWILIO_API_KEY_SECRET"]] {
-        assert!(
-            !run.output.contains(secret.as_str()),
-            "logs leak a secret:\n{}",
-            run.output
-        );
-    }
+    run.assert_no_leak(&[&dev["TWILIO_AUTH_TOKEN"], &dev["TWILIO_API_KEY_SECRET"]]);
 }

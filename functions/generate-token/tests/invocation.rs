@@ -36,11 +36,7 @@ async fn full_invocations_log_one_line_each_and_never_a_secret_or_token() {
     ];
     let run = run_lambda_binary(BINARY, &env, &events).await;
 
-    let statuses: Vec<u64> = run
-        .responses
-        .iter()
-        .map(|r| r["statusCode"].as_u64().unwrap())
-        .collect();
+    let statuses = run.statuses();
     assert_eq!(statuses, [200, 200, 400], "{}", run.output);
 
     let dev = dev_env();
@@ -58,13 +54,8 @@ async fn full_invocations_log_one_line_each_and_never_a_secret_or_token() {
         must_not_appear.push(token.rsplit('.').next().unwrap().to_owned());
         must_not_appear.push(token);
     }
-    for secret in &must_not_appear {
-        assert!(
-            !run.output.contains(secret.as_str()),
-            "logs leak {secret:.12}…:\n{}",
-            run.output
-        );
-    }
+    let must_not_appear: Vec<&str> = must_not_appear.iter().map(String::as_str).collect();
+    run.assert_no_leak(&must_not_appear);
 
     let request_lines: Vec<Value> = run
         .output
@@ -111,17 +102,11 @@ async fn cold_start_reads_twilio_credentials_from_secrets_manager() {
         .arn
         .unwrap();
 
-    let mut env = vec![
+    let mut env = moto.function_env();
+    env.extend([
         ("TWILIO_SECRET_ARN".to_owned(), arn),
-        (
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(),
-            moto.endpoint.clone(),
-        ),
-        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
         ("RUST_LOG".to_owned(), "trace".to_owned()),
-    ];
+    ]);
     let dev = dev_env();
     for var in ["TWILIO_CHAT_SERVICE_SID", "ALLOW_GUESTS"] {
         env.push((var.to_owned(), dev[var].clone()));
@@ -142,47 +127,29 @@ async fn cold_start_reads_twilio_credentials_from_secrets_manager() {
         .verify(token, flex_handoff::unix_now())
         .unwrap();
     assert_eq!(verified.identity, body["identity"].as_str().unwrap());
-    for secret in [
+    run.assert_no_leak(&[
         "secret-from-secrets-manager",
         "auth-token-from-secrets-manager",
         token,
-    ] {
-        assert!(
-            !run.output.contains(secret),
-            "logs leak a secret:\n{}",
-            run.output
-        );
-    }
+    ]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_secret_arn_fails_the_cold_start_clearly() {
     let moto = MotoServer::start();
-    let env = vec![
+    let mut env = moto.function_env();
+    env.extend([
         (
             "TWILIO_SECRET_ARN".to_owned(),
             "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing-AbCdEf".to_owned(),
         ),
         (
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(),
-            moto.endpoint.clone(),
-        ),
-        ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
-        (
             "TWILIO_CHAT_SERVICE_SID".to_owned(),
             dev_env()["TWILIO_CHAT_SERVICE_SID"].clone(),
         ),
-    ];
+    ]);
     let run = run_lambda_binary(BINARY, &env, &[event_file("token-new-guest.json")]).await;
-    assert!(
-        run.exit_code.is_some_and(|code| code != 0),
-        "{}",
-        run.output
-    );
-    assert!(run.responses.is_empty());
-    assert!(run.output.contains("TWILIO_SECRET_ARN"), "{}", run.output);
+    run.assert_failed_cold_start("TWILIO_SECRET_ARN");
     assert!(
         run.output.contains("ResourceNotFoundException"),
         "{}",
@@ -195,17 +162,7 @@ async fn out_of_range_ttl_fails_the_cold_start_naming_the_variable() {
     for ttl in ["86401", "60", "soon"] {
         let env = env_with(&[("TOKEN_TTL_SECONDS", ttl)]);
         let run = run_lambda_binary(BINARY, &env, &[event_file("token-new-guest.json")]).await;
-        assert!(
-            run.exit_code.is_some_and(|code| code != 0),
-            "{ttl}: {}",
-            run.output
-        );
-        assert!(run.responses.is_empty());
-        assert!(
-            run.output.contains("TOKEN_TTL_SECONDS is invalid"),
-            "{ttl}: {}",
-            run.output
-        );
-        assert!(!run.output.contains(&dev_env()["TWILIO_API_KEY_SECRET"]));
+        run.assert_failed_cold_start("TOKEN_TTL_SECONDS is invalid");
+        run.assert_no_leak(&[&dev_env()["TWILIO_API_KEY_SECRET"]]);
     }
 }
