@@ -559,3 +559,23 @@ async fn a_chat_opened_by_a_crashed_request_is_recovered_not_duplicated() {
         "guest-l"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_twilio_is_a_503_after_bounded_retries() {
+    let h = Harness::start("conversations").await;
+    // A port nobody listens on: every attempt's connection is refused.
+    let closed = format!("http://127.0.0.1:{}", flex_handoff::testing::free_port());
+    let mut channel = h.channel.clone();
+    channel.hosts.flex = closed;
+    let state = ChannelState::build(&h.settings, &channel, &h.aws).await;
+    let (status, body) = call(&state, press(&h.guest_token("guest-m"))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("upstream_unavailable")),
+        "{body}"
+    );
+    assert_eq!(
+        state.store.active_slot("guest-m").await.unwrap(),
+        Slot::Empty
+    );
+}

@@ -34,7 +34,7 @@ import jwt as pyjwt
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-RUNS = int(os.environ.get("BENCH_RUNS", "20"))
+RUNS = int(os.environ.get("BENCH_RUNS", "40"))
 WARM = int(os.environ.get("BENCH_WARM", "1000"))
 FUNCTIONS = ["generate-token", "create-channel", "flex-webhook"]
 
@@ -286,7 +286,7 @@ def artifacts():
 def criterion():
     log("running criterion hot-path benchmarks...")
     subprocess.run(["cargo", "bench", "--locked", "-p", "flex-handoff", "--bench", "hot_paths", "--",
-                    "--warm-up-time", "1", "--measurement-time", "3"], check=True, cwd=ROOT, capture_output=True)
+                    "--warm-up-time", "2", "--measurement-time", "5"], check=True, cwd=ROOT, capture_output=True)
     results = {}
     for name in ["token/mint", "token/verify", "webhook/signature_check", "request/parse_and_resolve_identity"]:
         estimates = json.loads((TARGET / "criterion" / name / "new" / "estimates.json").read_text())
