@@ -106,7 +106,12 @@ impl Settings {
         Ok(Self {
             twilio,
             chat_service_sid,
-            token_ttl_seconds: token_ttl(env(TOKEN_TTL_VAR))?,
+            token_ttl_seconds: number(
+                &env,
+                TOKEN_TTL_VAR,
+                DEFAULT_TTL_SECONDS,
+                MIN_TTL_SECONDS..=MAX_TTL_SECONDS,
+            )?,
             allow_guests: flag(ALLOW_GUESTS_VAR, env(ALLOW_GUESTS_VAR), false)?,
         })
     }
@@ -189,24 +194,6 @@ fn required(
 
 fn sid(var: &'static str, kind: SidKind, value: &str) -> Result<(), ConfigError> {
     check_sid(kind, value).map_err(|reason| ConfigError::Invalid { var, reason })
-}
-
-fn token_ttl(value: Option<String>) -> Result<u32, ConfigError> {
-    let Some(value) = value.filter(|v| !v.is_empty()) else {
-        return Ok(DEFAULT_TTL_SECONDS);
-    };
-    let invalid = || ConfigError::Invalid {
-        var: TOKEN_TTL_VAR,
-        reason: format!(
-            "must be a whole number of seconds from {MIN_TTL_SECONDS} to {MAX_TTL_SECONDS}"
-        ),
-    };
-    let seconds: u32 = value.trim().parse().map_err(|_| invalid())?;
-    if (MIN_TTL_SECONDS..=MAX_TTL_SECONDS).contains(&seconds) {
-        Ok(seconds)
-    } else {
-        Err(invalid())
-    }
 }
 
 fn flag(var: &'static str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {

@@ -29,23 +29,24 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
     response
 }
 
-pub fn require_method(request: &Request, method: Method) -> Result<(), ApiError> {
-    if request.method() == method {
+/// Every route is a POST; anything else is 405 with `Allow: POST`.
+pub fn require_post(request: &Request) -> Result<(), ApiError> {
+    if request.method() == Method::POST {
         Ok(())
     } else {
-        Err(ApiError::MethodNotAllowed {
-            allowed: method_name(&method),
-        })
+        Err(ApiError::MethodNotAllowed { allowed: "POST" })
     }
 }
 
-fn method_name(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        _ => "POST",
-    }
+/// A Unix time as the RFC 3339 timestamp the API's JSON carries.
+pub fn rfc3339(unix_seconds: i64) -> Result<String, ApiError> {
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .and_then(|at| {
+            at.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .ok_or_else(|| ApiError::Internal(format!("time {unix_seconds} out of range")))
 }
 
 /// Parses an empty body or a JSON object into `T`, which should deny unknown fields.

@@ -2,17 +2,15 @@
 
 use std::time::Duration;
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::config::{ChannelSettings, Settings};
 use crate::error::ApiError;
 use crate::flex::{Flex, NewChat};
-use crate::http::{json_response, parse_json_body, require_method, respond};
+use crate::http::{json_response, parse_json_body, require_post, respond, rfc3339};
 use crate::identity::{Caller, NewGuests, resolve_caller};
 use crate::store::{ActiveChat, ChannelStore, Slot};
 use crate::token::TokenIssuer;
@@ -96,7 +94,7 @@ pub async fn channel_response(
     request: &Request,
     now: i64,
 ) -> Result<Response<Body>, ApiError> {
-    require_method(request, Method::POST)?;
+    require_post(request)?;
     let body: ChannelRequest = parse_json_body(request)?;
     let caller = resolve_caller(
         request,
@@ -197,10 +195,7 @@ async fn open_and_record(
 }
 
 fn respond_with(chat: &ActiveChat, created: bool) -> Result<Response<Body>, ApiError> {
-    let created_at = OffsetDateTime::from_unix_timestamp(chat.created_at)
-        .ok()
-        .and_then(|at| at.format(&Rfc3339).ok())
-        .ok_or_else(|| ApiError::Internal(format!("createdAt {} out of range", chat.created_at)))?;
+    let created_at = rfc3339(chat.created_at)?;
     Ok(json_response(
         if created {
             StatusCode::CREATED

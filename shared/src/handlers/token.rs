@@ -1,14 +1,12 @@
 //! `POST /token`: a Twilio chat token for the identity the server decides.
 
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::http::{json_response, parse_json_body, require_method, respond};
+use crate::http::{json_response, parse_json_body, require_post, respond, rfc3339};
 use crate::identity::{NewGuests, resolve_caller};
 use crate::token::TokenIssuer;
 
@@ -56,7 +54,7 @@ pub fn token_response(
     request: &Request,
     now: i64,
 ) -> Result<Response<Body>, ApiError> {
-    require_method(request, Method::POST)?;
+    require_post(request)?;
     // The body is checked before the caller so a smuggled `identity` is always reported as such.
     let TokenRequest {} = parse_json_body(request)?;
     let caller = resolve_caller(
@@ -68,10 +66,7 @@ pub fn token_response(
     )?;
     let token = state.issuer.mint(&caller.identity, now);
     tracing::debug!(identity = %caller.identity, source = ?caller.source, "token issued");
-    let expires_at = OffsetDateTime::from_unix_timestamp(token.expires_at)
-        .ok()
-        .and_then(|at| at.format(&Rfc3339).ok())
-        .ok_or_else(|| ApiError::Internal(format!("expiry {} out of range", token.expires_at)))?;
+    let expires_at = rfc3339(token.expires_at)?;
     Ok(json_response(
         StatusCode::OK,
         &TokenResponse {

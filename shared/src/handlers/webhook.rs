@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
-use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::config::{Settings, WebhookSettings};
 use crate::error::ApiError;
-use crate::http::{json_response, require_method, respond};
+use crate::http::{json_response, require_post, respond};
 use crate::sid::{SidKind, check_sid};
 use crate::signature::{SignatureError, SignedBody, WebhookVerifier};
 use crate::store::{ChannelStore, CloseOutcome};
@@ -67,7 +67,7 @@ pub async fn webhook_response(
     request: &Request,
     now: i64,
 ) -> Result<Response<Body>, ApiError> {
-    require_method(request, Method::POST)?;
+    require_post(request)?;
     let body: &[u8] = request.body().as_ref();
     if body.len() > MAX_WEBHOOK_BYTES {
         return Err(ApiError::BodyTooLarge {
