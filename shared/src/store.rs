@@ -216,14 +216,11 @@ impl ChannelStore {
         }
     }
 
-    /// Turns our claim into the active chat and writes the chat's record, atomically. `Ok(false)`:
+    /// Turns our claim into the active chat and writes the chat's record, atomically, both
+    /// stamped with `chat.created_at`. `Ok(false)`:
     /// the claim was lost (our lease ran out and another request took over).
-    pub async fn activate(
-        &self,
-        claim_id: &str,
-        chat: &ActiveChat,
-        now: i64,
-    ) -> Result<bool, StoreError> {
+    pub async fn activate(&self, claim_id: &str, chat: &ActiveChat) -> Result<bool, StoreError> {
+        let opened_at = n(chat.created_at);
         let slot = Update::builder()
             .table_name(&self.table)
             .key(KEY, active_key(&chat.identity))
@@ -236,7 +233,7 @@ impl ChannelStore {
             .expression_attribute_values(":active", s("active"))
             .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":sid", s(&chat.channel_sid))
-            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":now", opened_at.clone())
             .expression_attribute_values(":claim", s(claim_id))
             .build()
             .expect("update has table, key and expression");
@@ -247,8 +244,8 @@ impl ChannelStore {
             .item("channelSid", s(&chat.channel_sid))
             .item("mode", s(&chat.mode))
             .item("status", s("active"))
-            .item("createdAt", n(now))
-            .item("updatedAt", n(now))
+            .item("createdAt", opened_at.clone())
+            .item("updatedAt", opened_at)
             .build()
             .expect("put has table and item");
         let result = self

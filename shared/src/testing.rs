@@ -31,12 +31,18 @@ pub fn dev_env() -> HashMap<String, String> {
         .collect()
 }
 
-/// Settings from `local/dev.env` with `overrides` applied (an empty value removes a variable).
-pub fn dev_settings(overrides: &[(&str, &str)]) -> Settings {
+/// `local/dev.env` with `overrides` applied.
+pub fn dev_env_with(overrides: &[(&str, &str)]) -> HashMap<String, String> {
     let mut env = dev_env();
     for (key, value) in overrides {
         env.insert((*key).to_owned(), (*value).to_owned());
     }
+    env
+}
+
+/// Settings from `local/dev.env` with `overrides` applied (an empty value removes a variable).
+pub fn dev_settings(overrides: &[(&str, &str)]) -> Settings {
+    let env = dev_env_with(overrides);
     Settings::from_sources(
         |name| env.get(name).cloned().filter(|v| !v.is_empty()),
         None,
@@ -392,10 +398,7 @@ impl Drop for PrismServer {
 
 /// Channel settings for tests: `local/dev.env` plus the given overrides (e.g. host URLs).
 pub fn channel_settings(overrides: &[(&str, &str)]) -> crate::config::ChannelSettings {
-    let mut env = dev_env();
-    for (key, value) in overrides {
-        env.insert((*key).to_owned(), (*value).to_owned());
-    }
+    let env = dev_env_with(overrides);
     crate::config::ChannelSettings::from_env(|name| {
         env.get(name).cloned().filter(|v| !v.is_empty())
     })

@@ -13,11 +13,15 @@ async fn store(moto: &MotoServer) -> (ChannelStore, aws_sdk_dynamodb::Client, St
 }
 
 fn chat(identity: &str, sid: &str) -> ActiveChat {
+    chat_at(identity, sid, NOW)
+}
+
+fn chat_at(identity: &str, sid: &str, opened_at: i64) -> ActiveChat {
     ActiveChat {
         identity: identity.into(),
         channel_sid: sid.into(),
         mode: "conversations".into(),
-        created_at: NOW,
+        created_at: opened_at,
     }
 }
 
@@ -79,7 +83,7 @@ async fn claim_activate_and_read_back() {
 
     assert!(
         store
-            .activate("claim-1", &chat("alice", SID), NOW + 2)
+            .activate("claim-1", &chat_at("alice", SID, NOW + 2))
             .await
             .unwrap()
     );
@@ -130,7 +134,7 @@ async fn an_expired_pending_claim_can_be_taken_over_and_the_old_claimant_loses()
     );
     assert!(
         !store
-            .activate("crashed", &chat("bob", SID), NOW + 17)
+            .activate("crashed", &chat_at("bob", SID, NOW + 17))
             .await
             .unwrap()
     );
@@ -140,7 +144,7 @@ async fn an_expired_pending_claim_can_be_taken_over_and_the_old_claimant_loses()
     );
     assert!(
         store
-            .activate("rescuer", &chat("bob", SID), NOW + 17)
+            .activate("rescuer", &chat_at("bob", SID, NOW + 17))
             .await
             .unwrap()
     );
@@ -170,7 +174,7 @@ async fn close_keeps_history_with_a_ttl_frees_the_slot_and_is_idempotent() {
     let moto = MotoServer::start();
     let (store, _, _) = store(&moto).await;
     assert!(store.claim("dave", "c", "chat", NOW, 15).await.unwrap());
-    assert!(store.activate("c", &chat("dave", SID), NOW).await.unwrap());
+    assert!(store.activate("c", &chat("dave", SID)).await.unwrap());
 
     assert_eq!(
         store.close(SID, NOW + 100).await.unwrap(),

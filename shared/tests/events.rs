@@ -88,12 +88,8 @@ fn check(file: &str, expected: &Expectation, response: Response<Body>, context: 
 
 /// The webhook settings of `local/dev.env`, for which the webhook events are signed.
 fn webhook_settings(table: &str) -> WebhookSettings {
-    let env = flex_handoff::testing::dev_env();
-    WebhookSettings::from_env(|name| match name {
-        "CHANNELS_TABLE" => Some(table.to_owned()),
-        _ => env.get(name).cloned(),
-    })
-    .unwrap()
+    let env = flex_handoff::testing::dev_env_with(&[("CHANNELS_TABLE", table)]);
+    WebhookSettings::from_env(|name| env.get(name).cloned()).unwrap()
 }
 
 #[test]

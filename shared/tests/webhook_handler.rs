@@ -55,7 +55,7 @@ impl Harness {
             mode: "chat".into(),
             created_at: now,
         };
-        assert!(self.store().activate("c", &chat, now).await.unwrap());
+        assert!(self.store().activate("c", &chat).await.unwrap());
     }
 }
 

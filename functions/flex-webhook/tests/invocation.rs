@@ -25,7 +25,7 @@ async fn a_signed_event_closes_the_chat_and_an_unsigned_one_changes_nothing() {
         mode: "chat".into(),
         created_at: now,
     };
-    assert!(store.activate("c", &chat, now).await.unwrap());
+    assert!(store.activate("c", &chat).await.unwrap());
 
     let mut env: Vec<(String, String)> = dev_env().into_iter().collect();
     env.extend(moto.function_env());

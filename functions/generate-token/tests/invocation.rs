@@ -1,7 +1,9 @@
 //! The real `generate-token` binary, invoked through a fake Lambda Runtime API: cold start from
 //! env or Secrets Manager (a real moto server), responses, and what it logs.
 
-use flex_handoff::testing::{MotoServer, dev_env, event_file, response_body, run_lambda_binary};
+use flex_handoff::testing::{
+    MotoServer, dev_env, dev_env_with, event_file, response_body, run_lambda_binary,
+};
 use flex_handoff::token::TokenIssuer;
 use secrecy::SecretString;
 use serde_json::Value;
@@ -9,11 +11,7 @@ use serde_json::Value;
 const BINARY: &str = env!("CARGO_BIN_EXE_generate-token");
 
 fn env_with(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut env = dev_env();
-    for (key, value) in overrides {
-        env.insert((*key).to_owned(), (*value).to_owned());
-    }
-    env.into_iter().collect()
+    dev_env_with(overrides).into_iter().collect()
 }
 
 fn bearer_of(event: &str) -> String {

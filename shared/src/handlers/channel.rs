@@ -183,7 +183,7 @@ async fn open_and_record(
         mode: mode.to_owned(),
         created_at: now,
     };
-    if state.store.activate(claim_id, &active, now).await? {
+    if state.store.activate(claim_id, &active).await? {
         tracing::info!(channel_sid = %active.channel_sid, mode, "chat opened");
         Ok(active)
     } else {
