@@ -6,11 +6,12 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use flex_handoff::identity::{NewGuests, resolve_caller};
 use flex_handoff::signature::{SignedBody, WebhookVerifier};
-use flex_handoff::testing::{dev_settings, event_file};
+use flex_handoff::token::TokenIssuer;
+use flex_handoff_testkit::{dev_settings, event_file};
 use secrecy::SecretString;
 
 fn tokens(c: &mut Criterion) {
-    let issuer = dev_settings(&[]).token_issuer();
+    let issuer = TokenIssuer::from_settings(&dev_settings(&[]));
     let now = flex_handoff::unix_now();
     let jwt = issuer
         .mint("guest-3f0c6a4e-8d1b-4b7a-9c2e-5a6f7b8c9d0e", now)
@@ -79,7 +80,7 @@ fn webhook_signature(c: &mut Criterion) {
 
 fn request_identity(c: &mut Criterion) {
     let settings = dev_settings(&[]);
-    let issuer = settings.token_issuer();
+    let issuer = TokenIssuer::from_settings(&settings);
     let event = event_file("token-refresh.json");
     let now = flex_handoff::unix_now();
     let mut group = c.benchmark_group("request");

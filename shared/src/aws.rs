@@ -3,8 +3,6 @@
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
-use crate::config::ConfigError;
-
 /// Loads the SDK config from the Lambda environment (region, credentials, and endpoint overrides
 /// such as `AWS_ENDPOINT_URL_SECRETS_MANAGER` for local servers). Call once per cold start.
 pub async fn sdk_config() -> SdkConfig {
@@ -36,20 +34,25 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
 /// (webpki-root-certs); a test keeps the copy equal to it.
 const AWS_ROOTS_PEM: &[u8] = include_bytes!("aws_roots.pem");
 
+/// Why a secret could not be read; the SDK's own account of it, never the secret's value.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SecretError(String);
+
 /// Reads the string value of a Secrets Manager secret.
-pub async fn fetch_secret_string(aws: &SdkConfig, secret_id: &str) -> Result<String, ConfigError> {
+pub async fn fetch_secret_string(aws: &SdkConfig, secret_id: &str) -> Result<String, SecretError> {
     let client = aws_sdk_secretsmanager::Client::new(aws);
     let output = client
         .get_secret_value()
         .secret_id(secret_id)
         .send()
         .await
-        .map_err(|error| ConfigError::Secret {
-            reason: aws_sdk_secretsmanager::error::DisplayErrorContext(error).to_string(),
+        .map_err(|error| {
+            SecretError(aws_sdk_secretsmanager::error::DisplayErrorContext(error).to_string())
         })?;
-    output.secret_string.ok_or_else(|| ConfigError::Secret {
-        reason: "it has no string value".into(),
-    })
+    output
+        .secret_string
+        .ok_or_else(|| SecretError("it has no string value".into()))
 }
 
 #[cfg(test)]

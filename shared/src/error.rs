@@ -1,8 +1,7 @@
-//! The one place where failures become HTTP statuses and `{"error":{"code","message"}}` bodies.
+//! The one table of what each failure is for the caller: its HTTP status, its stable code and,
+//! for server-side failures, the message that replaces the detail. The `http` module renders it.
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Response};
-use serde::Serialize;
+use lambda_http::http::StatusCode;
 
 use crate::token::TokenError;
 use crate::twilio::TwilioError;
@@ -42,17 +41,6 @@ pub enum ApiError {
     /// Anything that is our fault. The detail is logged, never sent to the caller.
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
-    message: &'a str,
 }
 
 impl ApiError {
@@ -107,7 +95,7 @@ impl ApiError {
     }
 
     /// What a caller is told of a server-side failure: what happened and what to do, no detail.
-    fn public_message(&self) -> &'static str {
+    pub(crate) fn public_message(&self) -> &'static str {
         match self {
             ApiError::Upstream(TwilioError::Rejected { .. } | TwilioError::BadResponse { .. }) => {
                 "Twilio refused to open the chat; the operators have the details"
@@ -125,86 +113,5 @@ impl ApiError {
             ApiError::ChatBeingOpened => "your chat is still being opened; try again in a moment",
             _ => "internal error",
         }
-    }
-
-    pub fn into_response(self) -> Response<Body> {
-        let status = self.status();
-        let message = if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-            self.public_message().to_owned()
-        } else {
-            self.to_string()
-        };
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code(),
-                message: &message,
-            },
-        };
-        let mut response = crate::http::json_response(status, &body);
-        let headers = response.headers_mut();
-        match self {
-            ApiError::InvalidToken(_) => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(r#"Bearer error="invalid_token""#),
-                );
-            }
-            ApiError::Unauthorized => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            ApiError::MethodNotAllowed { allowed } => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(allowed));
-            }
-            _ => {}
-        }
-        response
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn body_json(response: &Response<Body>) -> serde_json::Value {
-        serde_json::from_slice(response.body().as_ref()).unwrap()
-    }
-
-    #[test]
-    fn client_errors_carry_their_message() {
-        let response = ApiError::IdentityNotAllowed.into_response();
-        assert_eq!(response.status(), 400);
-        let body = body_json(&response);
-        assert_eq!(body["error"]["code"], "identity_not_allowed");
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("server decides")
-        );
-    }
-
-    #[test]
-    fn server_errors_hide_their_detail() {
-        let response = ApiError::Internal("db password is hunter2".into()).into_response();
-        assert_eq!(response.status(), 500);
-        assert_eq!(
-            body_json(&response),
-            serde_json::json!({"error": {"code": "internal", "message": "internal error"}})
-        );
-    }
-
-    #[test]
-    fn auth_errors_name_the_scheme() {
-        let response = ApiError::InvalidToken(TokenError::Expired).into_response();
-        assert_eq!(response.status(), 401);
-        assert_eq!(
-            response.headers()[header::WWW_AUTHENTICATE],
-            r#"Bearer error="invalid_token""#
-        );
-        assert_eq!(
-            body_json(&response)["error"]["message"],
-            "the token has expired"
-        );
     }
 }

@@ -2,17 +2,10 @@
 
 use serde_json::Value;
 
+use crate::chat_end::ChatApi;
 use crate::config::{ChannelSettings, FlexMode, TwilioHosts};
-use crate::sid::{SidKind, check_sid};
+use crate::ids::{SidKind, check_sid};
 use crate::twilio::{TwilioClient, TwilioError};
-
-/// Conversations: `onConversationStateUpdated` carries `StateTo=closed` when Flex closes the
-/// conversation after the agent wraps up; a removed conversation has ended too.
-pub const CONVERSATIONS_CLOSE_EVENTS: [&str; 2] =
-    ["onConversationStateUpdated", "onConversationRemoved"];
-/// Legacy Chat: Flex sets the channel's attributes to `status: INACTIVE` when the agent ends the
-/// chat (`onChannelUpdated`); a destroyed channel has ended too.
-pub const CHAT_CLOSE_EVENTS: [&str; 2] = ["onChannelUpdated", "onChannelDestroyed"];
 
 /// What the agent sees of a new chat.
 pub struct NewChat<'a> {
@@ -131,9 +124,8 @@ impl Flex {
                         ("Target", "webhook"),
                         ("Configuration.Url", &self.webhook_url),
                         ("Configuration.Method", "post"),
-                        ("Configuration.Filters", CONVERSATIONS_CLOSE_EVENTS[0]),
-                        ("Configuration.Filters", CONVERSATIONS_CLOSE_EVENTS[1]),
                     ],
+                    ChatApi::Conversations,
                 )
                 .await
             }
@@ -148,9 +140,8 @@ impl Flex {
                         ("Type", "webhook"),
                         ("Configuration.Url", &self.webhook_url),
                         ("Configuration.Method", "POST"),
-                        ("Configuration.Filters", CHAT_CLOSE_EVENTS[0]),
-                        ("Configuration.Filters", CHAT_CLOSE_EVENTS[1]),
                     ],
+                    ChatApi::ProgrammableChat,
                 )
                 .await
             }
@@ -200,9 +191,20 @@ impl Flex {
             .transpose()
     }
 
-    async fn register_webhook(&self, url: &str, form: &[(&str, &str)]) -> Result<(), TwilioError> {
+    /// Posts `form` plus one `Configuration.Filters` per chat-end event of `api`.
+    async fn register_webhook(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        api: ChatApi,
+    ) -> Result<(), TwilioError> {
+        let mut form = form.to_vec();
+        form.extend(
+            api.end_event_types()
+                .map(|event| ("Configuration.Filters", event)),
+        );
         self.twilio
-            .post("register chat webhook", url, form)
+            .post("register chat webhook", url, &form)
             .await
             .map(drop)
     }

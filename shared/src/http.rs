@@ -1,5 +1,6 @@
-//! Request and response plumbing shared by every route: JSON bodies, no-store responses and the
-//! one log line per request.
+//! Request and response plumbing shared by every route: JSON bodies, no-store responses, error
+//! responses (`{"error":{"code","message"}}`, from [`ApiError`]'s table) and the one log line per
+//! request.
 
 use std::future::Future;
 use std::time::Instant;
@@ -27,6 +28,55 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    /// The error response: a caller's mistake says what is wrong; a server-side failure is
+    /// logged in full and answered with its public message only.
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        let message = if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+            self.public_message().to_owned()
+        } else {
+            self.to_string()
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: &message,
+            },
+        };
+        let mut response = json_response(status, &body);
+        let headers = response.headers_mut();
+        match self {
+            ApiError::InvalidToken(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+                );
+            }
+            ApiError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::MethodNotAllowed { allowed } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allowed));
+            }
+            _ => {}
+        }
+        response
+    }
 }
 
 /// Every route is a POST; anything else is 405 with `Allow: POST`.
@@ -172,5 +222,47 @@ mod tests {
         let response = json_response(StatusCode::OK, &serde_json::json!({"a": 1}));
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    fn body_json(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn client_errors_carry_their_message() {
+        let response = ApiError::IdentityNotAllowed.into_response();
+        assert_eq!(response.status(), 400);
+        let body = body_json(&response);
+        assert_eq!(body["error"]["code"], "identity_not_allowed");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("server decides")
+        );
+    }
+
+    #[test]
+    fn server_errors_hide_their_detail() {
+        let response = ApiError::Internal("db password is hunter2".into()).into_response();
+        assert_eq!(response.status(), 500);
+        assert_eq!(
+            body_json(&response),
+            serde_json::json!({"error": {"code": "internal", "message": "internal error"}})
+        );
+    }
+
+    #[test]
+    fn auth_errors_name_the_scheme() {
+        let response = ApiError::InvalidToken(crate::token::TokenError::Expired).into_response();
+        assert_eq!(response.status(), 401);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer error="invalid_token""#
+        );
+        assert_eq!(
+            body_json(&response)["error"]["message"],
+            "the token has expired"
+        );
     }
 }

@@ -8,16 +8,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::identity::is_valid_identity;
+use crate::config::Settings;
+use crate::ids::is_valid_identity;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Twilio's default token lifetime.
-pub const DEFAULT_TTL_SECONDS: u32 = 3600;
-/// Shorter tokens would expire before the client SDK's `tokenAboutToExpire` (60 s ahead) can refresh.
-pub const MIN_TTL_SECONDS: u32 = 120;
-/// Twilio rejects longer-lived tokens (error 20157).
-pub const MAX_TTL_SECONDS: u32 = 86_400;
 /// Clock skew tolerated between us and whoever checks `exp`/`nbf`.
 pub const LEEWAY_SECONDS: i64 = 30;
 /// Far above any token we mint (~600 bytes); bounds the work an attacker can make us do.
@@ -141,6 +136,17 @@ impl TokenIssuer {
             mac,
             encoded_header: URL_SAFE_NO_PAD.encode(HEADER_JSON),
         }
+    }
+
+    /// The issuer of the configured account, API key and chat service.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self::new(
+            &settings.twilio.account_sid,
+            &settings.twilio.api_key_sid,
+            &settings.twilio.api_key_secret,
+            &settings.chat_service_sid,
+            settings.token_ttl_seconds,
+        )
     }
 
     pub fn ttl_seconds(&self) -> u32 {

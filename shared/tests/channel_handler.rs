@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use flex_handoff::config::{ChannelSettings, Settings};
 use flex_handoff::handlers::channel::{ChannelState, channel_response};
 use flex_handoff::store::Slot;
-use flex_handoff::testing::{
+use flex_handoff::token::TokenIssuer;
+use flex_handoff_testkit::{
     EventBuilder, MotoServer, STAND_IN_CHANNEL_SID, STAND_IN_CONVERSATION_SID, TwilioStandIns,
     dev_settings,
 };
@@ -53,8 +54,7 @@ impl Harness {
     }
 
     fn guest_token(&self, identity: &str) -> String {
-        self.settings
-            .token_issuer()
+        TokenIssuer::from_settings(&self.settings)
             .mint(identity, flex_handoff::unix_now())
             .jwt
     }
@@ -564,7 +564,7 @@ async fn a_chat_opened_by_a_crashed_request_is_recovered_not_duplicated() {
 async fn an_unreachable_twilio_is_a_503_after_bounded_retries() {
     let h = Harness::start("conversations").await;
     // A port nobody listens on: every attempt's connection is refused.
-    let closed = format!("http://127.0.0.1:{}", flex_handoff::testing::free_port());
+    let closed = format!("http://127.0.0.1:{}", flex_handoff_testkit::free_port());
     let mut channel = h.channel.clone();
     channel.hosts.flex = closed;
     let state = ChannelState::build(&h.settings, &channel, &h.aws).await;

@@ -2,7 +2,7 @@
 //! template.yaml's schema.
 
 use flex_handoff::store::{ActiveChat, ChannelStore, CloseOutcome, KEY, Slot, TTL_ATTRIBUTE};
-use flex_handoff::testing::MotoServer;
+use flex_handoff_testkit::MotoServer;
 
 const NOW: i64 = 1_800_000_000;
 

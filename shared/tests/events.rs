@@ -9,7 +9,7 @@ use flex_handoff::config::WebhookSettings;
 use flex_handoff::handlers::channel::{ChannelState, handle_channel_request};
 use flex_handoff::handlers::token::{TokenState, handle_token_request};
 use flex_handoff::handlers::webhook::{WebhookState, handle_webhook_request};
-use flex_handoff::testing::{MotoServer, TwilioStandIns, dev_settings, workspace_root};
+use flex_handoff_testkit::{MotoServer, TwilioStandIns, dev_settings, workspace_root};
 use lambda_http::{Body, Response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -88,7 +88,7 @@ fn check(file: &str, expected: &Expectation, response: Response<Body>, context: 
 
 /// The webhook settings of `local/dev.env`, for which the webhook events are signed.
 fn webhook_settings(table: &str) -> WebhookSettings {
-    let env = flex_handoff::testing::dev_env_with(&[("CHANNELS_TABLE", table)]);
+    let env = flex_handoff_testkit::dev_env_with(&[("CHANNELS_TABLE", table)]);
     WebhookSettings::from_env(|name| env.get(name).cloned()).unwrap()
 }
 

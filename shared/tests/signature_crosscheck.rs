@@ -3,7 +3,7 @@
 //! signature is rejected (by us, and by it, so the flips are real).
 
 use flex_handoff::signature::{SignatureError, SignedBody, WebhookVerifier};
-use flex_handoff::testing::{twilio_form_signature, twilio_helper};
+use flex_handoff_testkit::{twilio_form_signature, twilio_helper};
 use secrecy::SecretString;
 
 const AUTH_TOKEN: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";

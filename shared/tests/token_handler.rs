@@ -1,8 +1,8 @@
 //! `POST /token` through its handler, fed API Gateway v2 events, one test per identity branch.
 
 use flex_handoff::handlers::token::{TokenState, token_response};
-use flex_handoff::testing::{EventBuilder, dev_settings};
 use flex_handoff::token::{LEEWAY_SECONDS, TokenIssuer};
+use flex_handoff_testkit::{EventBuilder, dev_settings};
 use lambda_http::{Body, Response};
 use secrecy::SecretString;
 use serde_json::Value;

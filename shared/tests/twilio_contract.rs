@@ -13,11 +13,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use flex_handoff::flex::{Flex, NewChat};
-use flex_handoff::testing::{
+use flex_handoff::twilio::{TwilioClient, TwilioError};
+use flex_handoff_testkit::{
     PrismServer, STAND_IN_CHANNEL_SID, STAND_IN_CONVERSATION_SID, TwilioStandIns, channel_settings,
     dev_settings,
 };
-use flex_handoff::twilio::{TwilioClient, TwilioError};
 use wiremock::Request;
 
 const CONVERSATION: &str = STAND_IN_CONVERSATION_SID;

@@ -1,15 +1,16 @@
 //! Our tokens against Twilio's own Python library (PyPI `twilio`, pinned in tools/requirements.txt),
 //! both ways: it accepts and decodes what we mint, and we verify what it mints.
 
-use flex_handoff::testing::{dev_settings, twilio_helper};
+use flex_handoff::token::TokenIssuer;
 use flex_handoff::unix_now;
+use flex_handoff_testkit::{dev_settings, twilio_helper};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 #[test]
 fn twilio_library_accepts_and_decodes_our_token_with_the_same_claims() {
     let settings = dev_settings(&[]);
-    let issuer = settings.token_issuer();
+    let issuer = TokenIssuer::from_settings(&settings);
     let now = unix_now();
     let token = issuer.mint("guest-crosscheck", now);
 
@@ -45,7 +46,7 @@ fn twilio_library_accepts_and_decodes_our_token_with_the_same_claims() {
 #[test]
 fn twilio_library_rejects_our_token_under_another_secret() {
     let settings = dev_settings(&[]);
-    let token = settings.token_issuer().mint("guest-crosscheck", unix_now());
+    let token = TokenIssuer::from_settings(&settings).mint("guest-crosscheck", unix_now());
     let rejected = twilio_helper(&["decode", "some-other-secret", &token.jwt]).unwrap_err();
     assert!(
         rejected.contains("rejected"),
@@ -66,7 +67,9 @@ fn we_verify_what_the_twilio_library_mints() {
         "600",
     ])
     .unwrap();
-    let verified = settings.token_issuer().verify(&jwt, unix_now()).unwrap();
+    let verified = TokenIssuer::from_settings(&settings)
+        .verify(&jwt, unix_now())
+        .unwrap();
     assert_eq!(verified.identity, "auth0|customer-42");
     assert!((verified.expires_at - unix_now() - 600).abs() <= 5);
 }
@@ -84,7 +87,7 @@ fn we_reject_what_the_twilio_library_mints_with_another_key() {
         "600",
     ])
     .unwrap();
-    let ours = settings.token_issuer();
+    let ours = TokenIssuer::from_settings(&settings);
     assert!(ours.verify(&jwt, unix_now()).is_err());
     // Sanity: the same library token verifies once we hold the key it was signed with.
     let theirs = flex_handoff::token::TokenIssuer::new(

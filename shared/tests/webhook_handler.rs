@@ -5,7 +5,8 @@ use flex_handoff::config::WebhookSettings;
 use flex_handoff::handlers::channel::{ChannelState, channel_response};
 use flex_handoff::handlers::webhook::{WebhookState, webhook_response};
 use flex_handoff::store::{ActiveChat, ChannelStore, Slot};
-use flex_handoff::testing::{
+use flex_handoff::token::TokenIssuer;
+use flex_handoff_testkit::{
     EventBuilder, MotoServer, TwilioStandIns, dev_settings, twilio_form_signature,
 };
 use serde_json::{Value, json};
@@ -68,7 +69,7 @@ fn webhook_settings(table: &str) -> WebhookSettings {
 }
 
 fn auth_token() -> String {
-    flex_handoff::testing::dev_env()["TWILIO_AUTH_TOKEN"].clone()
+    flex_handoff_testkit::dev_env()["TWILIO_AUTH_TOKEN"].clone()
 }
 
 fn form_body(params: &[(&str, &str)]) -> String {
@@ -298,8 +299,7 @@ async fn open_then_agent_closes_then_the_next_press_opens_a_new_chat() {
         ("TWILIO_WEBHOOK_URL", PUBLIC_URL),
     ]);
     let channels = ChannelState::build(&settings, &channel_settings, &h.aws).await;
-    let token = settings
-        .token_issuer()
+    let token = TokenIssuer::from_settings(&settings)
         .mint("guest-cycle", flex_handoff::unix_now())
         .jwt;
     let press = || {

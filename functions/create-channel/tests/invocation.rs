@@ -2,7 +2,7 @@
 //! server and Twilio stand-ins: responses, and what it logs at TRACE.
 
 use base64::Engine as _;
-use flex_handoff::testing::{
+use flex_handoff_testkit::{
     MotoServer, STAND_IN_CONVERSATION_SID, TwilioStandIns, dev_env, event_file, response_body,
     run_lambda_binary,
 };

@@ -2,7 +2,7 @@
 //! server: a signed event from `events/` closes the chat; the logs hold no secret.
 
 use flex_handoff::store::{ActiveChat, ChannelStore, Slot};
-use flex_handoff::testing::{MotoServer, dev_env, event_file, response_body, run_lambda_binary};
+use flex_handoff_testkit::{MotoServer, dev_env, event_file, response_body, run_lambda_binary};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_flex-webhook");
 

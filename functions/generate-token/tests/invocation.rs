@@ -1,10 +1,10 @@
 //! The real `generate-token` binary, invoked through a fake Lambda Runtime API: cold start from
 //! env or Secrets Manager (a real moto server), responses, and what it logs.
 
-use flex_handoff::testing::{
+use flex_handoff::token::TokenIssuer;
+use flex_handoff_testkit::{
     MotoServer, dev_env, dev_env_with, event_file, response_body, run_lambda_binary,
 };
-use flex_handoff::token::TokenIssuer;
 use secrecy::SecretString;
 use serde_json::Value;
 

@@ -7,6 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::clock::RequestClock;
 use crate::config::{ChannelSettings, Settings};
 use crate::error::ApiError;
 use crate::flex::{Flex, NewChat};
@@ -50,7 +51,7 @@ impl ChannelState {
             tracing::error!(%problem, "Flex Flow check failed: chats cannot be opened");
         }
         Self {
-            issuer: settings.token_issuer(),
+            issuer: TokenIssuer::from_settings(settings),
             allow_guests: settings.allow_guests,
             flex,
             store: ChannelStore::new(
@@ -84,7 +85,7 @@ struct ChannelResponse<'a> {
 /// The Lambda entry point for `POST /channel`.
 pub async fn handle_channel_request(state: &ChannelState, request: Request) -> Response<Body> {
     respond(request, |request| async move {
-        channel_response(state, &request, crate::unix_now()).await
+        channel_response(state, &request, crate::clock::unix_now()).await
     })
     .await
 }
@@ -110,27 +111,31 @@ pub async fn channel_response(
     }
 
     let mode = state.flex.mode().name();
-    let waited_since = std::time::Instant::now();
+    let clock = RequestClock::starting_at(now);
     loop {
         match state.store.active_slot(&caller.identity).await? {
             Slot::Active(chat) => return respond_with(&chat, false),
             Slot::Pending {
                 lease_expires_at, ..
-            } if lease_expires_at >= crate::unix_now() => {
+            } if lease_expires_at >= clock.now() => {
                 // A concurrent press is opening this chat: wait for it rather than open a second.
-                if waited_since.elapsed() >= MAX_WAIT {
+                if clock.elapsed() >= MAX_WAIT {
                     return Err(ApiError::ChatBeingOpened);
                 }
                 tokio::time::sleep(WAIT_POLL).await;
             }
             slot @ (Slot::Empty | Slot::Pending { .. }) => {
-                // Taking over an expired claim: its request may have opened a chat before dying.
                 let recovering = matches!(slot, Slot::Pending { .. });
                 let claim_id = uuid::Uuid::new_v4().to_string();
-                let now = crate::unix_now();
                 if !state
                     .store
-                    .claim(&caller.identity, &claim_id, mode, now, CLAIM_LEASE_SECONDS)
+                    .claim(
+                        &caller.identity,
+                        &claim_id,
+                        mode,
+                        clock.now(),
+                        CLAIM_LEASE_SECONDS,
+                    )
                     .await?
                 {
                     continue;
@@ -140,8 +145,12 @@ pub async fn channel_response(
                     friendly_name: &friendly_name,
                     pre_engagement_data: &pre_engagement_data,
                 };
-                let opened =
-                    open_and_record(state, &claim_id, &caller, &chat, mode, recovering).await;
+                let claim = Claim {
+                    id: &claim_id,
+                    recovering,
+                    clock: &clock,
+                };
+                let opened = open_and_record(state, &claim, &caller, &chat, mode).await;
                 if opened.is_err() {
                     // Leave no record claiming a chat that does not exist.
                     if let Err(error) = state.store.release(&caller.identity, &claim_id).await {
@@ -154,15 +163,22 @@ pub async fn channel_response(
     }
 }
 
+/// The claim a request holds on its caller's slot while it opens the chat.
+struct Claim<'a> {
+    id: &'a str,
+    /// It took over an expired claim, whose request may have opened a chat before dying.
+    recovering: bool,
+    clock: &'a RequestClock,
+}
+
 async fn open_and_record(
     state: &ChannelState,
-    claim_id: &str,
+    claim: &Claim<'_>,
     caller: &Caller,
     chat: &NewChat<'_>,
     mode: &str,
-    recovering: bool,
 ) -> Result<ActiveChat, ApiError> {
-    let recovered = if recovering {
+    let recovered = if claim.recovering {
         state.flex.find_open_chat(&caller.identity).await?
     } else {
         None
@@ -176,14 +192,13 @@ async fn open_and_record(
         }
         None => state.flex.open_chat(chat).await?,
     };
-    let now = crate::unix_now();
     let active = ActiveChat {
         identity: caller.identity.clone(),
         channel_sid,
         mode: mode.to_owned(),
-        created_at: now,
+        created_at: claim.clock.now(),
     };
-    if state.store.activate(claim_id, &active).await? {
+    if state.store.activate(claim.id, &active).await? {
         tracing::info!(channel_sid = %active.channel_sid, mode, "chat opened");
         Ok(active)
     } else {

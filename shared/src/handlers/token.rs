@@ -20,7 +20,7 @@ pub struct TokenState {
 impl TokenState {
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
-            issuer: settings.token_issuer(),
+            issuer: TokenIssuer::from_settings(settings),
             allow_guests: settings.allow_guests,
         }
     }
@@ -43,7 +43,7 @@ struct TokenResponse<'a> {
 /// The Lambda entry point for `POST /token`.
 pub async fn handle_token_request(state: &TokenState, request: Request) -> Response<Body> {
     respond(request, |request| async move {
-        token_response(state, &request, crate::unix_now())
+        token_response(state, &request, crate::clock::unix_now())
     })
     .await
 }

@@ -7,10 +7,10 @@ use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
+pub use crate::chat_end::ChatEvent;
 use crate::config::{Settings, WebhookSettings};
 use crate::error::ApiError;
 use crate::http::{json_response, require_post, respond};
-use crate::sid::{SidKind, check_sid};
 use crate::signature::{SignatureError, SignedBody, WebhookVerifier};
 use crate::store::{ChannelStore, CloseOutcome};
 
@@ -40,15 +40,6 @@ impl WebhookState {
     }
 }
 
-/// What an event means for us.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ChatEvent {
-    /// The chat ended: the agent closed it, or it was removed.
-    Ended { channel_sid: String },
-    /// Anything else (messages, members, an inactive-but-not-closed state): acknowledged only.
-    Other,
-}
-
 #[derive(Serialize)]
 struct WebhookResponse {
     result: &'static str,
@@ -57,7 +48,7 @@ struct WebhookResponse {
 /// The Lambda entry point for `POST /twilio/webhook`.
 pub async fn handle_webhook_request(state: &WebhookState, request: Request) -> Response<Body> {
     respond(request, |request| async move {
-        webhook_response(state, &request, crate::unix_now()).await
+        webhook_response(state, &request, crate::clock::unix_now()).await
     })
     .await
 }
@@ -123,46 +114,9 @@ pub async fn webhook_response(
     Ok(json_response(StatusCode::OK, &WebhookResponse { result }))
 }
 
-/// Reads the events `create-channel` registers for: legacy Chat `onChannelUpdated` with
-/// attributes `status: INACTIVE` and `onChannelDestroyed`; Conversations
-/// `onConversationStateUpdated` with `StateTo=closed` and `onConversationRemoved`.
+/// Reads the chat-end events `create-channel` registers ([`crate::chat_end`]).
 pub fn chat_event(fields: &HashMap<String, String>) -> Result<ChatEvent, ApiError> {
-    let field = |name: &str| fields.get(name).map(String::as_str);
-    let event_type = field("EventType")
-        .ok_or_else(|| ApiError::InvalidWebhook("EventType is missing".into()))?;
-    let ended_sid = |name: &'static str| -> Result<ChatEvent, ApiError> {
-        let sid = field(name).unwrap_or_default();
-        check_sid(SidKind::Channel, sid)
-            .map_err(|reason| ApiError::InvalidWebhook(format!("{name} {reason}")))?;
-        Ok(ChatEvent::Ended {
-            channel_sid: sid.to_owned(),
-        })
-    };
-    match event_type {
-        "onChannelUpdated" => {
-            let attributes = field("Attributes").unwrap_or("{}");
-            let attributes: serde_json::Value = serde_json::from_str(attributes)
-                .map_err(|_| ApiError::InvalidWebhook("Attributes is not JSON".into()))?;
-            let inactive = attributes["status"]
-                .as_str()
-                .is_some_and(|status| status.eq_ignore_ascii_case("inactive"));
-            if inactive {
-                ended_sid("ChannelSid")
-            } else {
-                Ok(ChatEvent::Other)
-            }
-        }
-        "onChannelDestroyed" => ended_sid("ChannelSid"),
-        "onConversationStateUpdated" => {
-            if field("StateTo") == Some("closed") {
-                ended_sid("ConversationSid")
-            } else {
-                Ok(ChatEvent::Other)
-            }
-        }
-        "onConversationRemoved" => ended_sid("ConversationSid"),
-        _ => Ok(ChatEvent::Other),
-    }
+    crate::chat_end::classify(fields).map_err(ApiError::InvalidWebhook)
 }
 
 /// A JSON webhook body's top-level string fields.

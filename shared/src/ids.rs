@@ -1,4 +1,5 @@
-//! Twilio SIDs: a two-letter prefix naming the resource type and 32 lowercase-or-uppercase hex digits.
+//! The alphabets every layer checks values against: Twilio SIDs (a two-letter prefix naming the
+//! resource type, then 32 hex digits) and our chat identities. A leaf: it imports nothing of ours.
 
 /// The resource types this product configures, with the prefix Twilio gives their SIDs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +41,17 @@ pub fn check_sid(kind: SidKind, value: &str) -> Result<(), String> {
     Ok(())
 }
 
+const MAX_IDENTITY_LEN: usize = 128;
+
+/// Twilio identities are free-form, but ours end up in logs, DynamoDB keys and Flex task
+/// attributes: a conservative alphabet that still fits OIDC subjects like `auth0|abc`.
+pub fn is_valid_identity(identity: &str) -> bool {
+    (1..=MAX_IDENTITY_LEN).contains(&identity.len())
+        && identity
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.@:|-".contains(&b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +73,30 @@ mod tests {
         assert!(check_sid(SidKind::ApiKey, "SK0000000000000000000000000000000g").is_err());
         assert!(check_sid(SidKind::ApiKey, "SK000000000000000000000000000000000").is_err());
         assert!(check_sid(SidKind::ChatService, "").is_err());
+    }
+
+    #[test]
+    fn identity_alphabet_and_length() {
+        for ok in [
+            "a",
+            "guest-0b6c",
+            "auth0|5f1",
+            "user@example.com",
+            "x:y.z_w",
+            &"a".repeat(128),
+        ] {
+            assert!(is_valid_identity(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "has space",
+            "semi;colon",
+            "slash/",
+            "ünïcode",
+            "new\nline",
+            &"a".repeat(129),
+        ] {
+            assert!(!is_valid_identity(bad), "{bad}");
+        }
     }
 }

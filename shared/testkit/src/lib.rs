@@ -1,0 +1,25 @@
+//! Test support for the flex-handoff workspace: a dev-only crate, never part of a Lambda build.
+//!
+//! - [`env`]: the workspace's files and the local dev settings (`local/dev.env`) with overrides;
+//! - [`process`]: local servers as child processes on free loopback ports;
+//! - [`moto`]: a real DynamoDB/Secrets Manager-compatible server and the channels table;
+//! - [`twilio`]: Prism with Twilio's OpenAPI specs, wiremock stand-ins, Twilio's Python library;
+//! - [`events`]: API Gateway events, built or read from `events/`, and their responses;
+//! - [`runtime`]: a function binary run under a fake Lambda Runtime API.
+
+pub mod env;
+pub mod events;
+pub mod moto;
+pub mod process;
+pub mod runtime;
+pub mod twilio;
+
+pub use env::{channel_settings, dev_env, dev_env_with, dev_settings, workspace_root};
+pub use events::{EventBuilder, event_file, response_body};
+pub use moto::MotoServer;
+pub use process::free_port;
+pub use runtime::{LambdaRun, run_lambda_binary};
+pub use twilio::{
+    PrismServer, STAND_IN_CHANNEL_SID, STAND_IN_CONVERSATION_SID, TwilioStandIns,
+    twilio_form_signature, twilio_helper,
+};

@@ -1,0 +1,176 @@
+//! Twilio's side in tests: Prism serving Twilio's official OpenAPI specs (request conformance),
+//! wiremock stand-ins (stateful behaviour: errors, retries, recovery), and Twilio's own Python
+//! library (tokens and signatures cross-checked).
+
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::env::{channel_settings, workspace_root};
+use crate::process::spawn_server;
+
+/// A Prism mock of one of Twilio's official OpenAPI specs (npm `@twilio-alpha/mcp`, pinned in
+/// tools/npm): it answers documented example responses and rejects, with 422, any request that
+/// breaks the spec. Stopped on drop.
+pub struct PrismServer {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl PrismServer {
+    /// `spec` is a file name under `twilio-oai/spec/json/`, e.g. `twilio_flex_v2.json`.
+    pub fn start(spec: &str) -> Self {
+        let npm = workspace_root().join("tools/npm/node_modules");
+        let spec_path = npm
+            .join("@twilio-alpha/mcp/twilio-oai/spec/json")
+            .join(spec);
+        assert!(
+            spec_path.exists(),
+            "{spec_path:?} missing: run the tests with `make test`"
+        );
+        let (child, endpoint) = spawn_server("prism", Duration::from_secs(60), |port| {
+            let mut command = Command::new(npm.join(".bin/prism"));
+            command
+                .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
+                .arg(&spec_path);
+            command
+        });
+        Self { child, endpoint }
+    }
+}
+
+impl Drop for PrismServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The conversation SID the Twilio stand-ins hand out for `POST /v2/WebChats`.
+pub const STAND_IN_CONVERSATION_SID: &str = "CH0123456789abcdef0123456789abcdef";
+/// The channel SID the Twilio stand-ins hand out for `POST /v1/Channels`.
+pub const STAND_IN_CHANNEL_SID: &str = "CHfedcba9876543210fedcba9876543210";
+
+/// wiremock stand-ins for Twilio's Flex, Chat and Conversations hosts: they record requests and
+/// answer only what a test mounts, or, after [`TwilioStandIns::answer_normally`], as Twilio does.
+pub struct TwilioStandIns {
+    pub flex: wiremock::MockServer,
+    pub chat: wiremock::MockServer,
+    pub conversations: wiremock::MockServer,
+}
+
+impl TwilioStandIns {
+    pub async fn start() -> Self {
+        Self {
+            flex: wiremock::MockServer::start().await,
+            chat: wiremock::MockServer::start().await,
+            conversations: wiremock::MockServer::start().await,
+        }
+    }
+
+    /// Both Flex generations succeed: chats open, webhooks register, the Flex Flow takes web chat.
+    pub async fn answer_normally(&self) {
+        use wiremock::matchers::{method, path, path_regex};
+        use wiremock::{Mock, ResponseTemplate};
+        let created = |body: Value| ResponseTemplate::new(201).set_body_json(body);
+        Mock::given(method("POST"))
+            .and(path("/v2/WebChats"))
+            .respond_with(created(
+                json!({"conversation_sid": STAND_IN_CONVERSATION_SID, "identity": "x"}),
+            ))
+            .mount(&self.flex)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/Channels"))
+            .respond_with(created(json!({"sid": STAND_IN_CHANNEL_SID})))
+            .mount(&self.flex)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/v1/FlexFlows/FO[0-9a-fA-F]{32}$"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"channel_type": "web", "enabled": true})),
+            )
+            .mount(&self.flex)
+            .await;
+        for host in [&self.chat, &self.conversations] {
+            Mock::given(method("POST"))
+                .and(path_regex("/Webhooks$"))
+                .respond_with(created(
+                    json!({"sid": "WH00000000000000000000000000000000"}),
+                ))
+                .mount(host)
+                .await;
+        }
+        // Lower priority than a test's own list: by default the identity has no conversations.
+        Mock::given(method("GET"))
+            .and(path_regex("/ParticipantConversations$"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"conversations": [], "meta": {}})),
+            )
+            .with_priority(10)
+            .mount(&self.conversations)
+            .await;
+    }
+
+    /// The environment that points a function at these stand-ins.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("TWILIO_FLEX_API_URL".into(), self.flex.uri()),
+            ("TWILIO_CHAT_API_URL".into(), self.chat.uri()),
+            (
+                "TWILIO_CONVERSATIONS_API_URL".into(),
+                self.conversations.uri(),
+            ),
+        ]
+    }
+
+    /// Channel settings (`local/dev.env`) pointing at these stand-ins, with `overrides` on top.
+    pub fn channel_settings(
+        &self,
+        overrides: &[(&str, &str)],
+    ) -> flex_handoff::config::ChannelSettings {
+        let hosts = self.env();
+        let mut all: Vec<(&str, &str)> = hosts
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        all.extend_from_slice(overrides);
+        channel_settings(&all)
+    }
+
+    /// The requests one host received on paths ending with `route`.
+    pub async fn requests(server: &wiremock::MockServer, route: &str) -> Vec<wiremock::Request> {
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|request| request.url.path().ends_with(route))
+            .collect()
+    }
+}
+
+/// Runs `shared/testkit/twilio_helper.py` (Twilio's own Python library) and returns its
+/// trimmed stdout; `Err` carries stderr when it exits non-zero. `python3` on PATH must have the
+/// pinned `twilio` package: `make test` puts `.venv/bin` first.
+pub fn twilio_helper(args: &[&str]) -> Result<String, String> {
+    let script = workspace_root().join("shared/testkit/twilio_helper.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs (use `make test`, which installs the pinned twilio library)");
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// `X-Twilio-Signature` for a form POST of `params` to `url`, as Twilio's library computes it.
+pub fn twilio_form_signature(auth_token: &str, url: &str, params: &[(&str, &str)]) -> String {
+    let pairs = serde_json::to_string(params).expect("pairs serialize");
+    twilio_helper(&["sign", auth_token, url, &pairs]).expect("twilio signs")
+}
