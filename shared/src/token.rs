@@ -1,25 +1,22 @@
-//! Twilio Access Tokens: HS256 JWTs with a `chat` grant, byte-for-byte in the shape Twilio's
-//! helper libraries produce, and verification of the ones we issued (for guest refresh).
+//! Twilio Access Tokens: HS256 JWTs with a `chat` grant, in the shape Twilio's helper libraries
+//! produce, and verification of the ones we issued (for guest refresh). `jsonwebtoken` encodes,
+//! signs, pins the algorithm and checks issuer and subject; `exp`/`nbf` are checked here against
+//! the request's `now`, because `jsonwebtoken` reads the system clock and cannot be handed one.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use crate::config::Settings;
 use crate::ids::is_valid_identity;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Clock skew tolerated between us and whoever checks `exp`/`nbf`.
 pub const LEEWAY_SECONDS: i64 = 30;
 /// Far above any token we mint (~600 bytes); bounds the work an attacker can make us do.
 const MAX_TOKEN_LEN: usize = 4096;
-
-/// The JOSE header of every Twilio Access Token (`cty` marks the Twilio "FPA" token format).
-const HEADER_JSON: &str = r#"{"alg":"HS256","typ":"JWT","cty":"twilio-fpa;v=1"}"#;
+/// `cty` of every Twilio Access Token: the Twilio "FPA" token format.
+const TWILIO_CONTENT_TYPE: &str = "twilio-fpa;v=1";
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -65,35 +62,34 @@ struct Claims<'a> {
     grants: Grants<'a>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Grants<'a> {
-    #[serde(borrow)]
-    identity: Option<std::borrow::Cow<'a, str>>,
-    chat: Option<ChatGrant<'a>>,
+    identity: &'a str,
+    chat: ChatGrant<'a>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct ChatGrant<'a> {
-    #[serde(borrow)]
-    service_sid: std::borrow::Cow<'a, str>,
+    service_sid: &'a str,
 }
 
+/// What we read of a presented token; `iss` and `sub` are `jsonwebtoken`'s to check.
 #[derive(Deserialize)]
-struct Header<'a> {
-    #[serde(borrow)]
-    alg: std::borrow::Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-struct IncomingClaims<'a> {
-    #[serde(borrow)]
-    iss: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    sub: std::borrow::Cow<'a, str>,
+struct IncomingClaims {
     exp: i64,
     nbf: Option<i64>,
-    #[serde(borrow)]
-    grants: Grants<'a>,
+    grants: IncomingGrants,
+}
+
+#[derive(Deserialize)]
+struct IncomingGrants {
+    identity: Option<String>,
+    chat: Option<IncomingChatGrant>,
+}
+
+#[derive(Deserialize)]
+struct IncomingChatGrant {
+    service_sid: String,
 }
 
 /// Mints and verifies chat tokens for one Twilio account, API key and chat service.
@@ -102,9 +98,10 @@ pub struct TokenIssuer {
     api_key_sid: String,
     chat_service_sid: String,
     ttl_seconds: u32,
-    /// Keyed once per cold start; cloning a keyed HMAC skips re-deriving the pads per token.
-    mac: HmacSha256,
-    encoded_header: String,
+    header: Header,
+    encoding_key: EncodingKey,
+    decoding_key: DecodingKey,
+    validation: Validation,
 }
 
 impl std::fmt::Debug for TokenIssuer {
@@ -126,15 +123,29 @@ impl TokenIssuer {
         chat_service_sid: &str,
         ttl_seconds: u32,
     ) -> Self {
-        let mac = HmacSha256::new_from_slice(api_key_secret.expose_secret().as_bytes())
-            .expect("HMAC accepts keys of any length");
+        let secret = api_key_secret.expose_secret().as_bytes();
+        let mut header = Header::new(Algorithm::HS256);
+        header.cty = Some(TWILIO_CONTENT_TYPE.to_owned());
+        // The algorithm comes from our configuration, never from the token: that defeats
+        // `alg: none` and algorithm-confusion forgeries.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[api_key_sid]);
+        validation.sub = Some(account_sid.to_owned());
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.validate_aud = false;
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         Self {
             account_sid: account_sid.to_owned(),
             api_key_sid: api_key_sid.to_owned(),
             chat_service_sid: chat_service_sid.to_owned(),
             ttl_seconds,
-            mac,
-            encoded_header: URL_SAFE_NO_PAD.encode(HEADER_JSON),
+            header,
+            encoding_key: EncodingKey::from_secret(secret)
+                .expect("configuration refuses an empty API key secret"),
+            decoding_key: DecodingKey::from_secret(secret)
+                .expect("configuration refuses an empty API key secret"),
+            validation,
         }
     }
 
@@ -164,22 +175,14 @@ impl TokenIssuer {
             nbf: now,
             exp,
             grants: Grants {
-                identity: Some(identity.into()),
-                chat: Some(ChatGrant {
-                    service_sid: self.chat_service_sid.as_str().into(),
-                }),
+                identity,
+                chat: ChatGrant {
+                    service_sid: &self.chat_service_sid,
+                },
             },
         };
-        let payload = serde_json::to_vec(&claims).expect("claims serialize");
-        let mut jwt = String::with_capacity(512);
-        jwt.push_str(&self.encoded_header);
-        jwt.push('.');
-        URL_SAFE_NO_PAD.encode_string(payload, &mut jwt);
-        let mut mac = self.mac.clone();
-        mac.update(jwt.as_bytes());
-        let signature = mac.finalize().into_bytes();
-        jwt.push('.');
-        URL_SAFE_NO_PAD.encode_string(signature, &mut jwt);
+        let jwt = jsonwebtoken::encode(&self.header, &claims, &self.encoding_key)
+            .expect("HS256 over serializable claims cannot fail");
         IssuedToken {
             jwt,
             identity: identity.to_owned(),
@@ -190,42 +193,18 @@ impl TokenIssuer {
     /// Verifies a token we issued: HS256 only, our signature, our API key and account, our chat
     /// service, and `exp`/`nbf` within [`LEEWAY_SECONDS`] of `now`.
     pub fn verify(&self, jwt: &str, now: i64) -> Result<VerifiedToken, TokenError> {
-        if jwt.len() > MAX_TOKEN_LEN {
+        if jwt.len() > MAX_TOKEN_LEN || jwt.split('.').count() != 3 {
             return Err(TokenError::Malformed);
         }
-        let mut parts = jwt.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenError::Malformed);
-        };
-        // Our own tokens carry exactly our header: skip parsing it. Anything else (Twilio's
-        // libraries order the fields differently) is parsed and must say HS256: deciding the
-        // algorithm from our configuration, not the token, defeats `alg: none` and
-        // algorithm-confusion forgeries.
-        if header_b64 != self.encoded_header {
-            let header_json = decode_part(header_b64)?;
-            let header: Header =
-                serde_json::from_slice(&header_json).map_err(|_| TokenError::Malformed)?;
-            if header.alg != "HS256" {
-                return Err(TokenError::UnsupportedAlgorithm);
-            }
-        }
-        let signature = decode_part(signature_b64)?;
-        let mut mac = self.mac.clone();
-        mac.update(&jwt.as_bytes()[..header_b64.len() + 1 + payload_b64.len()]);
-        mac.verify_slice(&signature)
-            .map_err(|_| TokenError::BadSignature)?;
-
-        let payload = decode_part(payload_b64)?;
-        let claims: IncomingClaims =
-            serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
+        let claims =
+            jsonwebtoken::decode::<IncomingClaims>(jwt, &self.decoding_key, &self.validation)
+                .map_err(|error| token_error(error.kind(), jwt))?
+                .claims;
         let service_matches = claims
             .grants
             .chat
-            .as_ref()
             .is_some_and(|chat| chat.service_sid == self.chat_service_sid);
-        if claims.iss != self.api_key_sid || claims.sub != self.account_sid || !service_matches {
+        if !service_matches {
             return Err(TokenError::ForeignIssuer);
         }
         if now >= claims.exp.saturating_add(LEEWAY_SECONDS) {
@@ -239,7 +218,7 @@ impl TokenIssuer {
         }
         match claims.grants.identity {
             Some(identity) if is_valid_identity(&identity) => Ok(VerifiedToken {
-                identity: identity.into_owned(),
+                identity,
                 expires_at: claims.exp,
             }),
             _ => Err(TokenError::MissingIdentity),
@@ -247,16 +226,44 @@ impl TokenIssuer {
     }
 }
 
-fn decode_part(part: &str) -> Result<Vec<u8>, TokenError> {
-    URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| TokenError::Malformed)
+/// Our account of why `jsonwebtoken` refused a token.
+fn token_error(kind: &ErrorKind, jwt: &str) -> TokenError {
+    match kind {
+        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => {
+            TokenError::UnsupportedAlgorithm
+        }
+        ErrorKind::InvalidSignature => TokenError::BadSignature,
+        ErrorKind::InvalidIssuer | ErrorKind::InvalidSubject => TokenError::ForeignIssuer,
+        // `alg` values jsonwebtoken has no name for (`none`, `hs256`) fail its header parsing:
+        // say that the algorithm is what is wrong, as for any other algorithm.
+        _ if names_another_algorithm(jwt) => TokenError::UnsupportedAlgorithm,
+        _ => TokenError::Malformed,
+    }
+}
+
+fn names_another_algorithm(jwt: &str) -> bool {
+    use base64::Engine as _;
+    #[derive(Deserialize)]
+    struct AlgOnly {
+        alg: String,
+    }
+    let header = jwt.split('.').next().unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|json| serde_json::from_slice::<AlgOnly>(&json).ok())
+        .is_some_and(|header| header.alg != "HS256")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
     use serde_json::{Value, json};
+
+    type HmacSha256 = Hmac<sha2::Sha256>;
 
     const ACCOUNT: &str = "AC00000000000000000000000000000001";
     const KEY: &str = "SK00000000000000000000000000000002";
