@@ -1,16 +1,125 @@
-//! AWS SDK wiring: one rustls (ring) HTTPS client and SDK config per cold start.
+//! AWS SDK wiring, once per cold start: one rustls (ring) HTTPS client, and each service
+//! client's configuration built straight from what Lambda puts in the environment.
+//!
+//! In Lambda the region and the function role's credentials are environment variables
+//! (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), and local
+//! servers are named by `AWS_ENDPOINT_URL_<SERVICE>` or `AWS_ENDPOINT_URL`. Reading those
+//! directly skips `aws_config`'s provider chains and profile-file lookups, most of what the
+//! DynamoDB functions' cold start spent above the floor (BENCHMARKS.md). Without static
+//! credentials in the environment (a developer's `AWS_PROFILE`, SSO, a container role) the
+//! generic chain is used, as before.
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use secrecy::{ExposeSecret, SecretString};
 
-/// Loads the SDK config from the Lambda environment (region, credentials, and endpoint overrides
-/// such as `AWS_ENDPOINT_URL_SECRETS_MANAGER` for local servers). Call once per cold start.
-pub async fn sdk_config() -> SdkConfig {
+/// Where the credentials read from the environment came from, as the SDK reports it.
+const ENVIRONMENT_PROVIDER: &str = "EnvironmentVariables";
+
+/// What Lambda (or a local run that mimics it) provides, read once.
+#[derive(Debug)]
+pub struct LambdaEnvironment {
+    region: String,
+    access_key_id: String,
+    secret_access_key: SecretString,
+    session_token: Option<SecretString>,
+    /// `AWS_ENDPOINT_URL`, for every service without its own override.
+    endpoint_url: Option<String>,
+}
+
+impl LambdaEnvironment {
+    /// `None` unless a region and static credentials are both set.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let var = |name: &str| env(name).filter(|value| !value.is_empty());
+        Some(Self {
+            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"))?,
+            access_key_id: var("AWS_ACCESS_KEY_ID")?,
+            secret_access_key: var("AWS_SECRET_ACCESS_KEY")?.into(),
+            session_token: var("AWS_SESSION_TOKEN").map(SecretString::from),
+            endpoint_url: var("AWS_ENDPOINT_URL"),
+        })
+    }
+
+    fn process() -> Option<Self> {
+        Self::from_env(|name| std::env::var(name).ok())
+    }
+
+    fn credentials(&self) -> aws_sdk_dynamodb::config::Credentials {
+        aws_sdk_dynamodb::config::Credentials::new(
+            &self.access_key_id,
+            self.secret_access_key.expose_secret(),
+            self.session_token
+                .as_ref()
+                .map(|token| token.expose_secret().to_owned()),
+            None,
+            ENVIRONMENT_PROVIDER,
+        )
+    }
+
+    /// The service's own endpoint override (`AWS_ENDPOINT_URL_DYNAMODB`, …), else the global one.
+    fn endpoint_url(&self, service_var: &str) -> Option<String> {
+        std::env::var(service_var)
+            .ok()
+            .filter(|url| !url.is_empty())
+            .or_else(|| self.endpoint_url.clone())
+    }
+}
+
+/// One service client's configuration from [`LambdaEnvironment`]: the same five settings for
+/// every service, whose config builders are distinct types.
+macro_rules! service_config {
+    ($sdk:ident, $lambda:expr, $endpoint_var:literal) => {{
+        let lambda: &LambdaEnvironment = $lambda;
+        let mut builder = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .region($sdk::config::Region::new(lambda.region.clone()))
+            .credentials_provider(lambda.credentials())
+            .http_client(https_client());
+        if let Some(url) = lambda.endpoint_url($endpoint_var) {
+            builder = builder.endpoint_url(url);
+        }
+        builder.build()
+    }};
+}
+
+/// The DynamoDB client, configured from the environment. Call once per cold start.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    match LambdaEnvironment::process() {
+        Some(lambda) => aws_sdk_dynamodb::Client::from_conf(service_config!(
+            aws_sdk_dynamodb,
+            &lambda,
+            "AWS_ENDPOINT_URL_DYNAMODB"
+        )),
+        None => aws_sdk_dynamodb::Client::new(&sdk_config().await),
+    }
+}
+
+/// The Secrets Manager client, configured from the environment. Call once per cold start.
+pub async fn secrets_manager_client() -> aws_sdk_secretsmanager::Client {
+    match LambdaEnvironment::process() {
+        Some(lambda) => aws_sdk_secretsmanager::Client::from_conf(service_config!(
+            aws_sdk_secretsmanager,
+            &lambda,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+        )),
+        None => aws_sdk_secretsmanager::Client::new(&sdk_config().await),
+    }
+}
+
+/// The generic SDK config (provider chains, profiles), for environments without static
+/// credentials.
+async fn sdk_config() -> SdkConfig {
     sdk_config_loader().load().await
 }
 
-/// The SDK config loader with our HTTPS client, for callers that override more settings.
+/// The generic SDK config loader with our HTTPS client, for callers that override more settings.
 pub fn sdk_config_loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
+}
+
+/// The HTTPS client every AWS client uses.
+fn https_client() -> SharedHttpClient {
     // ring rather than the SDK's default aws-lc: no C/CMake build, smaller binary, same TLS.
     // Only the roots AWS endpoints chain to, compiled in: the platform's store meant reading
     // every file of /etc/ssl/certs at cold start, and parsing all of Mozilla's roots ~2 ms of a
@@ -22,11 +131,10 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
         .with_trust_store(trust)
         .build()
         .expect("the compiled-in roots form a TLS context");
-    let http_client = aws_smithy_http_client::Builder::new()
+    aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .tls_context(tls_context)
-        .build_https();
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client)
+        .build_https()
 }
 
 /// The roots of Amazon Trust Services, which every AWS service endpoint chains to: Amazon Root
@@ -40,8 +148,10 @@ const AWS_ROOTS_PEM: &[u8] = include_bytes!("aws_roots.pem");
 pub struct SecretError(String);
 
 /// Reads the string value of a Secrets Manager secret.
-pub async fn fetch_secret_string(aws: &SdkConfig, secret_id: &str) -> Result<String, SecretError> {
-    let client = aws_sdk_secretsmanager::Client::new(aws);
+pub async fn fetch_secret_string(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<String, SecretError> {
     let output = client
         .get_secret_value()
         .secret_id(secret_id)
@@ -59,6 +169,56 @@ pub async fn fetch_secret_string(aws: &SdkConfig, secret_id: &str) -> Result<Str
 mod tests {
     use super::*;
     use base64::Engine as _;
+
+    fn lambda_env(vars: &[(&str, &str)]) -> Option<LambdaEnvironment> {
+        let vars: std::collections::HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        LambdaEnvironment::from_env(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn lambda_environment_needs_a_region_and_static_credentials() {
+        let full = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "session"),
+        ];
+        let lambda = lambda_env(&full).expect("complete");
+        assert_eq!(lambda.region, "eu-west-1");
+        assert_eq!(
+            lambda.session_token.as_ref().map(|t| t.expose_secret()),
+            Some("session")
+        );
+        for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+            let partial: Vec<_> = full
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            assert!(lambda_env(&partial).is_none(), "without {missing}");
+        }
+        let default_region = [
+            ("AWS_DEFAULT_REGION", "us-east-2"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ];
+        assert_eq!(lambda_env(&default_region).unwrap().region, "us-east-2");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret_key() {
+        let lambda = lambda_env(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"),
+        ])
+        .unwrap();
+        assert!(!format!("{lambda:?}").contains("wJalrXUtnFEMI"));
+        assert!(!format!("{:?}", lambda.credentials()).contains("wJalrXUtnFEMI"));
+    }
 
     #[test]
     fn the_sdk_trusts_exactly_amazon_trust_services_roots_as_mozilla_ships_them() {

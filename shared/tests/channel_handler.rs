@@ -24,7 +24,7 @@ struct Harness {
     twilio: TwilioStandIns,
     settings: Settings,
     channel: ChannelSettings,
-    aws: aws_config::SdkConfig,
+    dynamodb: aws_sdk_dynamodb::Client,
 }
 
 impl Harness {
@@ -32,7 +32,7 @@ impl Harness {
     async fn start(mode: &str) -> Self {
         let moto = MotoServer::start();
         let table = moto.create_channels_table();
-        let aws = moto.sdk_config().await;
+        let dynamodb = moto.dynamodb().await;
         let twilio = TwilioStandIns::start().await;
         let channel = twilio.channel_settings(&[
             ("FLEX_MODE", mode),
@@ -45,12 +45,12 @@ impl Harness {
             twilio,
             settings: dev_settings(&[]),
             channel,
-            aws,
+            dynamodb,
         }
     }
 
     async fn state(&self) -> ChannelState {
-        ChannelState::build(&self.settings, &self.channel, &self.aws).await
+        ChannelState::build(&self.settings, &self.channel, self.dynamodb.clone()).await
     }
 
     fn guest_token(&self, identity: &str) -> String {
@@ -417,7 +417,7 @@ async fn an_unavailable_table_is_a_503_before_any_twilio_call() {
     h.twilio.answer_normally().await;
     let mut channel = h.channel.clone();
     channel.table = "table-that-does-not-exist".into();
-    let state = ChannelState::build(&h.settings, &channel, &h.aws).await;
+    let state = ChannelState::build(&h.settings, &channel, h.dynamodb.clone()).await;
     let (status, body) = call(&state, press(&h.guest_token("guest-i"))).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -567,7 +567,7 @@ async fn an_unreachable_twilio_is_a_503_after_bounded_retries() {
     let closed = format!("http://127.0.0.1:{}", flex_handoff_testkit::free_port());
     let mut channel = h.channel.clone();
     channel.hosts.flex = closed;
-    let state = ChannelState::build(&h.settings, &channel, &h.aws).await;
+    let state = ChannelState::build(&h.settings, &channel, h.dynamodb.clone()).await;
     let (status, body) = call(&state, press(&h.guest_token("guest-m"))).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),

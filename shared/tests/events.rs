@@ -108,7 +108,7 @@ fn manifest_lists_exactly_the_event_files() {
 async fn every_event_gets_its_documented_response() {
     let token_state = TokenState::from_settings(&dev_settings(&[]));
     let moto = MotoServer::start();
-    let aws = moto.sdk_config().await;
+    let dynamodb = moto.dynamodb().await;
     let twilio = TwilioStandIns::start().await;
     twilio.answer_normally().await;
     let mut functions = std::collections::HashSet::new();
@@ -129,7 +129,8 @@ async fn every_event_gets_its_documented_response() {
                         ("FLEX_MODE", mode),
                         ("CHANNELS_TABLE", table.as_str()),
                     ]);
-                    let state = ChannelState::build(&dev_settings(&[]), &channel, &aws).await;
+                    let state =
+                        ChannelState::build(&dev_settings(&[]), &channel, dynamodb.clone()).await;
                     let response = handle_channel_request(&state, request(&file)).await;
                     exchanges.push(exchange(&file, mode, &response));
                     check(&file, &expected, response, mode);
@@ -137,8 +138,11 @@ async fn every_event_gets_its_documented_response() {
             }
             "flex-webhook" => {
                 let table = moto.create_channels_table();
-                let state =
-                    WebhookState::build(&dev_settings(&[]), &webhook_settings(&table), &aws);
+                let state = WebhookState::build(
+                    &dev_settings(&[]),
+                    &webhook_settings(&table),
+                    dynamodb.clone(),
+                );
                 let response = handle_webhook_request(&state, request(&file)).await;
                 exchanges.push(exchange(&file, "", &response));
                 check(&file, &expected, response, "");

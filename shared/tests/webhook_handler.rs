@@ -19,7 +19,7 @@ const SID: &str = "CH00000000000000000000000000000001";
 struct Harness {
     _moto: MotoServer,
     table: String,
-    aws: aws_config::SdkConfig,
+    dynamodb: aws_sdk_dynamodb::Client,
     state: WebhookState,
 }
 
@@ -27,12 +27,16 @@ impl Harness {
     async fn start() -> Self {
         let moto = MotoServer::start();
         let table = moto.create_channels_table();
-        let aws = moto.sdk_config().await;
-        let state = WebhookState::build(&dev_settings(&[]), &webhook_settings(&table), &aws);
+        let dynamodb = moto.dynamodb().await;
+        let state = WebhookState::build(
+            &dev_settings(&[]),
+            &webhook_settings(&table),
+            dynamodb.clone(),
+        );
         Self {
             _moto: moto,
             table,
-            aws,
+            dynamodb,
             state,
         }
     }
@@ -262,7 +266,7 @@ async fn an_unavailable_table_is_a_503_so_twilio_retries() {
     let state = WebhookState::build(
         &dev_settings(&[]),
         &webhook_settings("missing-table"),
-        &h.aws,
+        h.dynamodb.clone(),
     );
     let (status, body) = call(&state, signed(&legacy_inactive(SID))).await;
     assert_eq!(
@@ -298,7 +302,7 @@ async fn open_then_agent_closes_then_the_next_press_opens_a_new_chat() {
         ("CHANNELS_TABLE", h.table.as_str()),
         ("TWILIO_WEBHOOK_URL", PUBLIC_URL),
     ]);
-    let channels = ChannelState::build(&settings, &channel_settings, &h.aws).await;
+    let channels = ChannelState::build(&settings, &channel_settings, h.dynamodb.clone()).await;
     let token = TokenIssuer::from_settings(&settings)
         .mint("guest-cycle", flex_handoff::unix_now())
         .jwt;

@@ -7,9 +7,9 @@ use lambda_http::{Error, Request, run, service_fn};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     flex_handoff::logging::init();
-    let aws = flex_handoff::aws::sdk_config().await;
-    let (settings, own) = load_function_settings(&aws, ChannelSettings::load).await?;
-    let state = ChannelState::build(&settings, &own, &aws).await;
+    let (settings, own) = load_function_settings(ChannelSettings::load).await?;
+    let dynamodb = flex_handoff::aws::dynamodb_client().await;
+    let state = ChannelState::build(&settings, &own, dynamodb).await;
     drop(settings);
     let state = &state;
     run(service_fn(move |request: Request| async move {

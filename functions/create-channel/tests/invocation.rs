@@ -75,3 +75,38 @@ async fn a_missing_flex_address_fails_the_cold_start_naming_the_variable() {
     let run = run_lambda_binary(BINARY, &env, &[event_file("channel-guest.json")]).await;
     run.assert_failed_cold_start("TWILIO_FLEX_ADDRESS_SID is not set");
 }
+
+/// Without static credentials in the environment (a developer's `AWS_PROFILE`, as with
+/// `LOCAL_AWS=real`), the binary falls back to the SDK's generic chain and still reaches DynamoDB.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_static_credentials_the_sdk_chain_reads_a_named_profile() {
+    let moto = MotoServer::start();
+    let table = moto.create_channels_table();
+    let twilio = TwilioStandIns::start().await;
+    twilio.answer_normally().await;
+    let profile_dir = std::env::temp_dir().join(format!("aws-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&profile_dir).unwrap();
+    let credentials = profile_dir.join("credentials");
+    std::fs::write(
+        &credentials,
+        "[local]\naws_access_key_id = profile-key\naws_secret_access_key = profile-secret\n",
+    )
+    .unwrap();
+    let mut env = env_for(&moto, &twilio, &table);
+    env.retain(|(key, _)| !key.starts_with("AWS_ACCESS_KEY_ID") && key != "AWS_SECRET_ACCESS_KEY");
+    env.extend([
+        ("AWS_PROFILE".to_owned(), "local".to_owned()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE".to_owned(),
+            credentials.display().to_string(),
+        ),
+        (
+            "AWS_CONFIG_FILE".to_owned(),
+            profile_dir.join("config").display().to_string(),
+        ),
+    ]);
+    let run = run_lambda_binary(BINARY, &env, &[event_file("channel-guest.json")]).await;
+    let _ = std::fs::remove_dir_all(&profile_dir);
+    assert_eq!(run.statuses(), [201], "{}", run.output);
+    run.assert_no_leak(&["profile-secret"]);
+}

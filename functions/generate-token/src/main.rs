@@ -7,7 +7,7 @@ use lambda_http::{Error, Request, run, service_fn};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     flex_handoff::logging::init();
-    let settings = Settings::load(None).await.inspect_err(|error| {
+    let settings = Settings::load().await.inspect_err(|error| {
         tracing::error!(%error, "invalid configuration");
     })?;
     let state = TokenState::from_settings(&settings);

@@ -61,24 +61,14 @@ pub struct Settings {
 
 impl Settings {
     /// Loads settings from the process environment, and from Secrets Manager when
-    /// `TWILIO_SECRET_ARN` is set.
-    ///
-    /// `aws` is the SDK config when the caller already has one (it needs AWS anyway); without
-    /// it, one is built only if the secret must be read, so a function that needs no AWS service
-    /// pays nothing for the SDK at cold start.
-    pub async fn load(aws: Option<&aws_config::SdkConfig>) -> Result<Self, ConfigError> {
+    /// `TWILIO_SECRET_ARN` is set: only then is a Secrets Manager client built, so a cold
+    /// start without the secret pays nothing for it.
+    pub async fn load() -> Result<Self, ConfigError> {
         let env = |name: &str| std::env::var(name).ok();
         let secret_json = match credentials::secret_arn(&env) {
             Some(arn) => {
-                let owned;
-                let aws = match aws {
-                    Some(aws) => aws,
-                    None => {
-                        owned = crate::aws::sdk_config().await;
-                        &owned
-                    }
-                };
-                let secret = crate::aws::fetch_secret_string(aws, &arn)
+                let client = crate::aws::secrets_manager_client().await;
+                let secret = crate::aws::fetch_secret_string(&client, &arn)
                     .await
                     .map_err(|error| ConfigError::Secret {
                         reason: error.to_string(),
@@ -109,10 +99,9 @@ impl Settings {
 /// Loads the settings every function shares and the function's `own`, logging the first
 /// problem so a failed cold start says why.
 pub async fn load_function_settings<T>(
-    aws: &aws_config::SdkConfig,
     own: impl FnOnce() -> Result<T, ConfigError>,
 ) -> Result<(Settings, T), ConfigError> {
-    let loaded = async { Ok((Settings::load(Some(aws)).await?, own()?)) }.await;
+    let loaded = async { Ok((Settings::load().await?, own()?)) }.await;
     if let Err(error) = &loaded {
         tracing::error!(%error, "invalid configuration");
     }

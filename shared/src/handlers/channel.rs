@@ -42,7 +42,7 @@ impl ChannelState {
     pub async fn build(
         settings: &Settings,
         channel_settings: &ChannelSettings,
-        aws: &aws_config::SdkConfig,
+        dynamodb: aws_sdk_dynamodb::Client,
     ) -> Self {
         let twilio = TwilioClient::new(&settings.twilio, channel_settings.twilio_deadline);
         let flex = Flex::new(twilio, channel_settings, &settings.chat_service_sid);
@@ -55,7 +55,7 @@ impl ChannelState {
             allow_guests: settings.allow_guests,
             flex,
             store: ChannelStore::new(
-                aws_sdk_dynamodb::Client::new(aws),
+                dynamodb,
                 &channel_settings.table,
                 channel_settings.closed_retention_days,
             ),

@@ -27,15 +27,11 @@ impl WebhookState {
     pub fn build(
         settings: &Settings,
         webhook: &WebhookSettings,
-        aws: &aws_config::SdkConfig,
+        dynamodb: aws_sdk_dynamodb::Client,
     ) -> Self {
         Self {
             verifier: WebhookVerifier::new(&settings.twilio.auth_token, &webhook.public_url),
-            store: ChannelStore::new(
-                aws_sdk_dynamodb::Client::new(aws),
-                &webhook.table,
-                webhook.closed_retention_days,
-            ),
+            store: ChannelStore::new(dynamodb, &webhook.table, webhook.closed_retention_days),
         }
     }
 }
