@@ -50,7 +50,7 @@ fn webhook_signature(c: &mut Criterion) {
     // its correctness is the cross-check tests' business.
     let signature = {
         use base64::Engine as _;
-        use hmac::{Hmac, Mac};
+        use hmac::{Hmac, KeyInit, Mac};
         let mut sorted = params.clone();
         sorted.sort();
         let mut mac =

@@ -2,6 +2,10 @@
 //! produce, and verification of the ones we issued (for guest refresh). `jsonwebtoken` encodes,
 //! signs, pins the algorithm and checks issuer and subject; `exp`/`nbf` are checked here against
 //! the request's `now`, because `jsonwebtoken` reads the system clock and cannot be handed one.
+//!
+//! Its crypto is [`hs256::PROVIDER`], HMAC-SHA256 over the RustCrypto `hmac` crate we already use:
+//! the crate's `rust_crypto` backend links every algorithm's code (RSA, ECDSA, EdDSA) behind its
+//! factory, and `aws_lc_rs` adds a C build; README "Dependencies" has the measurements.
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -123,6 +127,8 @@ impl TokenIssuer {
         chat_service_sid: &str,
         ttl_seconds: u32,
     ) -> Self {
+        // Ours or already installed: either way HS256 is what every token here goes through.
+        let _ = hs256::PROVIDER.install_default();
         let secret = api_key_secret.expose_secret().as_bytes();
         let mut header = Header::new(Algorithm::HS256);
         header.cty = Some(TWILIO_CONTENT_TYPE.to_owned());
@@ -255,12 +261,77 @@ fn names_another_algorithm(jwt: &str) -> bool {
         .is_some_and(|header| header.alg != "HS256")
 }
 
+/// A `jsonwebtoken` crypto provider that knows HS256 and nothing else.
+mod hs256 {
+    use hmac::{Hmac, KeyInit, Mac};
+    use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
+    use jsonwebtoken::errors::{Error, ErrorKind};
+    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+    use sha2::Sha256;
+    use signature::{Signer, Verifier};
+
+    pub static PROVIDER: CryptoProvider = CryptoProvider {
+        signer_factory: signer,
+        verifier_factory: verifier,
+        // JWK thumbprints and key parsing: never used by Twilio tokens.
+        key_utils: KeyUtils::new_unimplemented(),
+    };
+
+    struct Hs256(Hmac<Sha256>);
+
+    fn keyed(algorithm: &Algorithm, key: &[u8]) -> Result<Hs256, Error> {
+        if *algorithm != Algorithm::HS256 {
+            return Err(ErrorKind::InvalidAlgorithm.into());
+        }
+        Hmac::new_from_slice(key)
+            .map(Hs256)
+            .map_err(|_| ErrorKind::InvalidKeyFormat.into())
+    }
+
+    fn signer(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>, Error> {
+        Ok(Box::new(keyed(algorithm, key.as_bytes())?))
+    }
+
+    fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerifier>, Error> {
+        Ok(Box::new(keyed(algorithm, key.try_get_as_bytes()?)?))
+    }
+
+    impl Signer<Vec<u8>> for Hs256 {
+        fn try_sign(&self, message: &[u8]) -> Result<Vec<u8>, signature::Error> {
+            let mut mac = self.0.clone();
+            mac.update(message);
+            Ok(mac.finalize().into_bytes().to_vec())
+        }
+    }
+
+    impl Verifier<Vec<u8>> for Hs256 {
+        /// Constant-time comparison (`hmac`'s `verify_slice`).
+        fn verify(&self, message: &[u8], tag: &Vec<u8>) -> Result<(), signature::Error> {
+            let mut mac = self.0.clone();
+            mac.update(message);
+            mac.verify_slice(tag).map_err(|_| signature::Error::new())
+        }
+    }
+
+    impl JwtSigner for Hs256 {
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::HS256
+        }
+    }
+
+    impl JwtVerifier for Hs256 {
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::HS256
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use hmac::{Hmac, Mac};
+    use hmac::{Hmac, KeyInit, Mac};
     use serde_json::{Value, json};
 
     type HmacSha256 = Hmac<sha2::Sha256>;
