@@ -17,12 +17,17 @@ $(TOOLS_STAMP): tools/requirements.txt tools/npm/package-lock.json
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check --quiet -r tools/requirements.txt
 	npm ci --prefix tools/npm --no-audit --no-fund --loglevel=error
+	rustup target add aarch64-unknown-linux-gnu
 	touch $@
 
 test: $(TOOLS_STAMP)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	bash tools/deny.sh
 	cargo test --workspace --locked
+	@command -v qemu-aarch64 > /dev/null && test -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 || { echo "the arm64 artifact test needs Debian's qemu-user and libc6-arm64-cross: apt-get install qemu-user libc6-arm64-cross"; exit 1; }
+	cargo lambda build --release --arm64 --locked
+	cargo test --locked -p flex-handoff --test arm64_artifacts -- --ignored
 	cfn-lint template.yaml
 	sam validate --lint --template template.yaml
 	python3 tools/check_template.py template.yaml

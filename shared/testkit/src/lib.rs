@@ -18,7 +18,7 @@ pub use env::{channel_settings, dev_env, dev_env_with, dev_settings, workspace_r
 pub use events::{EventBuilder, event_file, response_body};
 pub use moto::MotoServer;
 pub use process::free_port;
-pub use runtime::{LambdaRun, run_lambda_binary};
+pub use runtime::{LambdaRun, run_lambda_binary, run_lambda_command};
 pub use twilio::{
     PrismServer, STAND_IN_CHANNEL_SID, STAND_IN_CONVERSATION_SID, TwilioStandIns,
     twilio_form_signature, twilio_helper,

@@ -23,6 +23,15 @@ pub async fn run_lambda_binary(
     env: &[(String, String)],
     events: &[String],
 ) -> LambdaRun {
+    run_lambda_command(Command::new(binary), env, events).await
+}
+
+/// [`run_lambda_binary`] for a prepared command, e.g. a `bootstrap` under an emulator.
+pub async fn run_lambda_command(
+    mut command: Command,
+    env: &[(String, String)],
+    events: &[String],
+) -> LambdaRun {
     use wiremock::matchers::{method, path, path_regex};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -69,7 +78,7 @@ pub async fn run_lambda_binary(
 
     let log_path = std::env::temp_dir().join(format!("lambda-run-{}.log", uuid::Uuid::new_v4()));
     let log = std::fs::File::create(&log_path).expect("temp log file");
-    let mut child = Command::new(binary)
+    let mut child = command
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env("AWS_LAMBDA_RUNTIME_API", runtime.address().to_string())
