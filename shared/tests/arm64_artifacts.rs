@@ -9,11 +9,11 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use flex_handoff::store::{ActiveChat, ChannelStore};
+use flex_handoff::store::ChannelStore;
 use flex_handoff::token::TokenIssuer;
 use flex_handoff_testkit::{
     LambdaRun, MotoServer, STAND_IN_CONVERSATION_SID, TwilioStandIns, dev_env, dev_settings,
-    event_file, response_body, run_lambda_command, workspace_root,
+    event_file, open_chat, response_body, run_lambda_command, workspace_root,
 };
 
 /// ELF `e_machine` of AArch64.
@@ -105,20 +105,7 @@ async fn flex_webhook_bootstrap_checks_the_signature_and_closes_the_chat() {
     let store = ChannelStore::new(moto.dynamodb().await, &table, 30);
     // The chat that events/webhook-legacy-inactive.json (signed for local/dev.env) reports ended.
     let sid = "CH0000000000000000000000000000cafe";
-    let now = flex_handoff::unix_now();
-    assert!(
-        store
-            .claim("guest-ada", "c", "chat", now, 15)
-            .await
-            .unwrap()
-    );
-    let chat = ActiveChat {
-        identity: "guest-ada".into(),
-        channel_sid: sid.into(),
-        mode: "chat".into(),
-        created_at: now,
-    };
-    assert!(store.activate("c", &chat).await.unwrap());
+    open_chat(&store, "guest-ada", sid).await;
 
     let run = run_under_qemu(
         "flex-webhook",

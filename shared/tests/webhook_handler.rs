@@ -4,7 +4,7 @@
 use flex_handoff::config::WebhookSettings;
 use flex_handoff::handlers::channel::{ChannelState, channel_response};
 use flex_handoff::handlers::webhook::{WebhookState, webhook_response};
-use flex_handoff::store::{ActiveChat, ChannelStore, Slot};
+use flex_handoff::store::{ChannelStore, Slot};
 use flex_handoff::token::TokenIssuer;
 use flex_handoff_testkit::{
     EventBuilder, MotoServer, TwilioStandIns, dev_settings, twilio_form_signature,
@@ -47,20 +47,7 @@ impl Harness {
 
     /// An active chat for `identity`, as create-channel leaves it.
     async fn open_chat(&self, identity: &str, sid: &str) {
-        let now = flex_handoff::unix_now();
-        assert!(
-            self.store()
-                .claim(identity, "c", "chat", now, 15)
-                .await
-                .unwrap()
-        );
-        let chat = ActiveChat {
-            identity: identity.into(),
-            channel_sid: sid.into(),
-            mode: "chat".into(),
-            created_at: now,
-        };
-        assert!(self.store().activate("c", &chat).await.unwrap());
+        flex_handoff_testkit::open_chat(self.store(), identity, sid).await;
     }
 }
 

@@ -1,8 +1,10 @@
 //! The real `flex-webhook` binary under a fake Lambda Runtime API with a real DynamoDB-compatible
 //! server: a signed event from `events/` closes the chat; the logs hold no secret.
 
-use flex_handoff::store::{ActiveChat, ChannelStore, Slot};
-use flex_handoff_testkit::{MotoServer, dev_env, event_file, response_body, run_lambda_binary};
+use flex_handoff::store::{ChannelStore, Slot};
+use flex_handoff_testkit::{
+    MotoServer, dev_env, event_file, open_chat, response_body, run_lambda_binary,
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_flex-webhook");
 
@@ -11,21 +13,8 @@ async fn a_signed_event_closes_the_chat_and_an_unsigned_one_changes_nothing() {
     let moto = MotoServer::start();
     let table = moto.create_channels_table();
     let store = ChannelStore::new(moto.dynamodb().await, &table, 30);
-    let now = flex_handoff::unix_now();
     let sid = "CH0000000000000000000000000000cafe";
-    assert!(
-        store
-            .claim("guest-ada", "c", "chat", now, 15)
-            .await
-            .unwrap()
-    );
-    let chat = ActiveChat {
-        identity: "guest-ada".into(),
-        channel_sid: sid.into(),
-        mode: "chat".into(),
-        created_at: now,
-    };
-    assert!(store.activate("c", &chat).await.unwrap());
+    open_chat(&store, "guest-ada", sid).await;
 
     let mut env: Vec<(String, String)> = dev_env().into_iter().collect();
     env.extend(moto.function_env());

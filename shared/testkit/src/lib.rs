@@ -16,7 +16,7 @@ pub mod twilio;
 
 pub use env::{channel_settings, dev_env, dev_env_with, dev_settings, workspace_root};
 pub use events::{EventBuilder, event_file, response_body};
-pub use moto::MotoServer;
+pub use moto::{MotoServer, open_chat};
 pub use process::free_port;
 pub use runtime::{LambdaRun, run_lambda_binary, run_lambda_command};
 pub use twilio::{

@@ -73,3 +73,19 @@ impl Drop for MotoServer {
         let _ = self.child.wait();
     }
 }
+
+/// An active chat for `identity`, as `create-channel` leaves it: claimed, then activated.
+pub async fn open_chat(store: &flex_handoff::store::ChannelStore, identity: &str, sid: &str) {
+    let now = flex_handoff::unix_now();
+    assert!(
+        store.claim(identity, "c", "chat", now, 15).await.unwrap(),
+        "{identity}'s slot is free"
+    );
+    let chat = flex_handoff::store::ActiveChat {
+        identity: identity.into(),
+        channel_sid: sid.into(),
+        mode: "chat".into(),
+        created_at: now,
+    };
+    assert!(store.activate("c", &chat).await.unwrap(), "the claim holds");
+}
