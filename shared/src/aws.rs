@@ -26,6 +26,10 @@ pub struct LambdaEnvironment {
     session_token: Option<SecretString>,
     /// `AWS_ENDPOINT_URL`, for every service without its own override.
     endpoint_url: Option<String>,
+    /// `AWS_ENDPOINT_URL_DYNAMODB`.
+    dynamodb_endpoint_url: Option<String>,
+    /// `AWS_ENDPOINT_URL_SECRETS_MANAGER`.
+    secrets_manager_endpoint_url: Option<String>,
 }
 
 impl LambdaEnvironment {
@@ -38,6 +42,8 @@ impl LambdaEnvironment {
             secret_access_key: var("AWS_SECRET_ACCESS_KEY")?.into(),
             session_token: var("AWS_SESSION_TOKEN").map(SecretString::from),
             endpoint_url: var("AWS_ENDPOINT_URL"),
+            dynamodb_endpoint_url: var("AWS_ENDPOINT_URL_DYNAMODB"),
+            secrets_manager_endpoint_url: var("AWS_ENDPOINT_URL_SECRETS_MANAGER"),
         })
     }
 
@@ -57,11 +63,10 @@ impl LambdaEnvironment {
         )
     }
 
-    /// The service's own endpoint override (`AWS_ENDPOINT_URL_DYNAMODB`, …), else the global one.
-    fn endpoint_url(&self, service_var: &str) -> Option<String> {
-        std::env::var(service_var)
-            .ok()
-            .filter(|url| !url.is_empty())
+    /// The service's own endpoint override, else the global one.
+    fn endpoint_url(&self, service_override: &Option<String>) -> Option<String> {
+        service_override
+            .clone()
             .or_else(|| self.endpoint_url.clone())
     }
 }
@@ -69,14 +74,14 @@ impl LambdaEnvironment {
 /// One service client's configuration from [`LambdaEnvironment`]: the same five settings for
 /// every service, whose config builders are distinct types.
 macro_rules! service_config {
-    ($sdk:ident, $lambda:expr, $endpoint_var:literal) => {{
+    ($sdk:ident, $lambda:expr, $endpoint_override:ident) => {{
         let lambda: &LambdaEnvironment = $lambda;
         let mut builder = $sdk::Config::builder()
             .behavior_version($sdk::config::BehaviorVersion::latest())
             .region($sdk::config::Region::new(lambda.region.clone()))
             .credentials_provider(lambda.credentials())
             .http_client(https_client());
-        if let Some(url) = lambda.endpoint_url($endpoint_var) {
+        if let Some(url) = lambda.endpoint_url(&lambda.$endpoint_override) {
             builder = builder.endpoint_url(url);
         }
         builder.build()
@@ -89,7 +94,7 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
         Some(lambda) => aws_sdk_dynamodb::Client::from_conf(service_config!(
             aws_sdk_dynamodb,
             &lambda,
-            "AWS_ENDPOINT_URL_DYNAMODB"
+            dynamodb_endpoint_url
         )),
         None => aws_sdk_dynamodb::Client::new(&sdk_config().await),
     }
@@ -101,7 +106,7 @@ pub async fn secrets_manager_client() -> aws_sdk_secretsmanager::Client {
         Some(lambda) => aws_sdk_secretsmanager::Client::from_conf(service_config!(
             aws_sdk_secretsmanager,
             &lambda,
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+            secrets_manager_endpoint_url
         )),
         None => aws_sdk_secretsmanager::Client::new(&sdk_config().await),
     }
@@ -206,6 +211,35 @@ mod tests {
             ("AWS_SECRET_ACCESS_KEY", "secret"),
         ];
         assert_eq!(lambda_env(&default_region).unwrap().region, "us-east-2");
+    }
+
+    #[test]
+    fn a_service_endpoint_override_wins_over_the_global_one() {
+        let base = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ];
+        let global = lambda_env(&base).unwrap();
+        assert_eq!(
+            global
+                .endpoint_url(&global.dynamodb_endpoint_url)
+                .as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+        let mut with_own = base.to_vec();
+        with_own.push(("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:2"));
+        let own = lambda_env(&with_own).unwrap();
+        assert_eq!(
+            own.endpoint_url(&own.dynamodb_endpoint_url).as_deref(),
+            Some("http://127.0.0.1:2")
+        );
+        assert_eq!(
+            own.endpoint_url(&own.secrets_manager_endpoint_url)
+                .as_deref(),
+            Some("http://127.0.0.1:1")
+        );
     }
 
     #[test]
