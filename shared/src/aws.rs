@@ -4,10 +4,11 @@
 //! In Lambda the region and the function role's credentials are environment variables
 //! (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), and local
 //! servers are named by `AWS_ENDPOINT_URL_<SERVICE>` or `AWS_ENDPOINT_URL`. Reading those
-//! directly skips `aws_config`'s provider chains and profile-file lookups, most of what the
-//! DynamoDB functions' cold start spent above the floor (BENCHMARKS.md). Without static
-//! credentials in the environment (a developer's `AWS_PROFILE`, SSO, a container role) the
-//! generic chain is used, as before.
+//! directly skips `aws_config`'s provider chains and profile-file lookups. (Most of what remains
+//! above the cold-start floor is the SDK client's own construction: BENCHMARKS.md.) Without
+//! static credentials in the environment (a developer's `AWS_PROFILE`, SSO, a container role)
+//! the generic chain is used. Tests build their clients the same way, from the variables a
+//! function process gets.
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::config::SharedHttpClient;
@@ -32,6 +33,23 @@ pub struct LambdaEnvironment {
     secrets_manager_endpoint_url: Option<String>,
 }
 
+/// One service client's configuration from [`LambdaEnvironment`]: the same five settings for
+/// every service, whose config builders are distinct types.
+macro_rules! service_config {
+    ($sdk:ident, $lambda:expr, $endpoint_override:ident) => {{
+        let lambda: &LambdaEnvironment = $lambda;
+        let mut builder = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .region($sdk::config::Region::new(lambda.region.clone()))
+            .credentials_provider(lambda.credentials())
+            .http_client(https_client());
+        if let Some(url) = lambda.endpoint_url(&lambda.$endpoint_override) {
+            builder = builder.endpoint_url(url);
+        }
+        builder.build()
+    }};
+}
+
 impl LambdaEnvironment {
     /// `None` unless a region and static credentials are both set.
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Option<Self> {
@@ -51,6 +69,22 @@ impl LambdaEnvironment {
         Self::from_env(|name| std::env::var(name).ok())
     }
 
+    pub fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(service_config!(
+            aws_sdk_dynamodb,
+            self,
+            dynamodb_endpoint_url
+        ))
+    }
+
+    pub fn secrets_manager_client(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::from_conf(service_config!(
+            aws_sdk_secretsmanager,
+            self,
+            secrets_manager_endpoint_url
+        ))
+    }
+
     fn credentials(&self) -> aws_sdk_dynamodb::config::Credentials {
         aws_sdk_dynamodb::config::Credentials::new(
             &self.access_key_id,
@@ -64,63 +98,45 @@ impl LambdaEnvironment {
     }
 
     /// The service's own endpoint override, else the global one.
-    fn endpoint_url(&self, service_override: &Option<String>) -> Option<String> {
-        service_override
-            .clone()
-            .or_else(|| self.endpoint_url.clone())
+    fn endpoint_url<'a>(&'a self, service_override: &'a Option<String>) -> Option<&'a str> {
+        service_override.as_deref().or(self.endpoint_url.as_deref())
     }
-}
-
-/// One service client's configuration from [`LambdaEnvironment`]: the same five settings for
-/// every service, whose config builders are distinct types.
-macro_rules! service_config {
-    ($sdk:ident, $lambda:expr, $endpoint_override:ident) => {{
-        let lambda: &LambdaEnvironment = $lambda;
-        let mut builder = $sdk::Config::builder()
-            .behavior_version($sdk::config::BehaviorVersion::latest())
-            .region($sdk::config::Region::new(lambda.region.clone()))
-            .credentials_provider(lambda.credentials())
-            .http_client(https_client());
-        if let Some(url) = lambda.endpoint_url(&lambda.$endpoint_override) {
-            builder = builder.endpoint_url(url);
-        }
-        builder.build()
-    }};
 }
 
 /// The DynamoDB client, configured from the environment. Call once per cold start.
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    match LambdaEnvironment::process() {
-        Some(lambda) => aws_sdk_dynamodb::Client::from_conf(service_config!(
-            aws_sdk_dynamodb,
-            &lambda,
-            dynamodb_endpoint_url
-        )),
-        None => aws_sdk_dynamodb::Client::new(&sdk_config().await),
-    }
+    client(
+        LambdaEnvironment::dynamodb_client,
+        aws_sdk_dynamodb::Client::new,
+    )
+    .await
 }
 
 /// The Secrets Manager client, configured from the environment. Call once per cold start.
 pub async fn secrets_manager_client() -> aws_sdk_secretsmanager::Client {
+    client(
+        LambdaEnvironment::secrets_manager_client,
+        aws_sdk_secretsmanager::Client::new,
+    )
+    .await
+}
+
+/// `direct` from Lambda's variables when they are complete, else `generic` from `aws_config`'s
+/// provider chains and profiles.
+async fn client<C>(
+    direct: impl FnOnce(&LambdaEnvironment) -> C,
+    generic: impl FnOnce(&SdkConfig) -> C,
+) -> C {
     match LambdaEnvironment::process() {
-        Some(lambda) => aws_sdk_secretsmanager::Client::from_conf(service_config!(
-            aws_sdk_secretsmanager,
-            &lambda,
-            secrets_manager_endpoint_url
-        )),
-        None => aws_sdk_secretsmanager::Client::new(&sdk_config().await),
+        Some(lambda) => direct(&lambda),
+        None => {
+            let config = aws_config::defaults(BehaviorVersion::latest())
+                .http_client(https_client())
+                .load()
+                .await;
+            generic(&config)
+        }
     }
-}
-
-/// The generic SDK config (provider chains, profiles), for environments without static
-/// credentials.
-async fn sdk_config() -> SdkConfig {
-    sdk_config_loader().load().await
-}
-
-/// The generic SDK config loader with our HTTPS client, for callers that override more settings.
-pub fn sdk_config_loader() -> aws_config::ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
 }
 
 /// The HTTPS client every AWS client uses.
@@ -223,21 +239,18 @@ mod tests {
         ];
         let global = lambda_env(&base).unwrap();
         assert_eq!(
-            global
-                .endpoint_url(&global.dynamodb_endpoint_url)
-                .as_deref(),
+            global.endpoint_url(&global.dynamodb_endpoint_url),
             Some("http://127.0.0.1:1")
         );
         let mut with_own = base.to_vec();
         with_own.push(("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:2"));
         let own = lambda_env(&with_own).unwrap();
         assert_eq!(
-            own.endpoint_url(&own.dynamodb_endpoint_url).as_deref(),
+            own.endpoint_url(&own.dynamodb_endpoint_url),
             Some("http://127.0.0.1:2")
         );
         assert_eq!(
-            own.endpoint_url(&own.secrets_manager_endpoint_url)
-                .as_deref(),
+            own.endpoint_url(&own.secrets_manager_endpoint_url),
             Some("http://127.0.0.1:1")
         );
     }

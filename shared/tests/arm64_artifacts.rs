@@ -87,7 +87,7 @@ async fn create_channel_bootstrap_opens_and_records_a_chat() {
     assert_eq!(run.statuses(), [201], "{}", run.output);
     let body = response_body(&run.responses[0]);
     assert_eq!(body["channelSid"], STAND_IN_CONVERSATION_SID);
-    let store = ChannelStore::new(moto.dynamodb().await, &table, 30);
+    let store = ChannelStore::new(moto.dynamodb(), &table, 30);
     let record = store
         .chat(STAND_IN_CONVERSATION_SID)
         .await
@@ -102,7 +102,7 @@ async fn create_channel_bootstrap_opens_and_records_a_chat() {
 async fn flex_webhook_bootstrap_checks_the_signature_and_closes_the_chat() {
     let moto = MotoServer::start();
     let table = moto.create_channels_table();
-    let store = ChannelStore::new(moto.dynamodb().await, &table, 30);
+    let store = ChannelStore::new(moto.dynamodb(), &table, 30);
     // The chat that events/webhook-legacy-inactive.json (signed for local/dev.env) reports ended.
     let sid = "CH0000000000000000000000000000cafe";
     open_chat(&store, "guest-ada", sid).await;

@@ -32,7 +32,7 @@ impl Harness {
     async fn start(mode: &str) -> Self {
         let moto = MotoServer::start();
         let table = moto.create_channels_table();
-        let dynamodb = moto.dynamodb().await;
+        let dynamodb = moto.dynamodb();
         let twilio = TwilioStandIns::start().await;
         let channel = twilio.channel_settings(&[
             ("FLEX_MODE", mode),

@@ -8,7 +8,7 @@ const NOW: i64 = 1_800_000_000;
 
 async fn store(moto: &MotoServer) -> (ChannelStore, aws_sdk_dynamodb::Client, String) {
     let table = moto.create_channels_table();
-    let client = moto.dynamodb().await;
+    let client = moto.dynamodb();
     (ChannelStore::new(client.clone(), &table, 30), client, table)
 }
 
@@ -206,7 +206,7 @@ async fn close_keeps_history_with_a_ttl_frees_the_slot_and_is_idempotent() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_table_is_an_error_not_an_empty_slot() {
     let moto = MotoServer::start();
-    let client = moto.dynamodb().await;
+    let client = moto.dynamodb();
     let store = ChannelStore::new(client, "no-such-table", 30);
     let error = store.active_slot("erin").await.unwrap_err();
     assert_eq!(error.operation, "GetItem");

@@ -108,7 +108,7 @@ fn manifest_lists_exactly_the_event_files() {
 async fn every_event_gets_its_documented_response() {
     let token_state = TokenState::from_settings(&dev_settings(&[]));
     let moto = MotoServer::start();
-    let dynamodb = moto.dynamodb().await;
+    let dynamodb = moto.dynamodb();
     let twilio = TwilioStandIns::start().await;
     twilio.answer_normally().await;
     let mut functions = std::collections::HashSet::new();

@@ -27,7 +27,7 @@ impl Harness {
     async fn start() -> Self {
         let moto = MotoServer::start();
         let table = moto.create_channels_table();
-        let dynamodb = moto.dynamodb().await;
+        let dynamodb = moto.dynamodb();
         let state = WebhookState::build(
             &dev_settings(&[]),
             &webhook_settings(&table),

@@ -12,7 +12,7 @@ const BINARY: &str = env!("CARGO_BIN_EXE_flex-webhook");
 async fn a_signed_event_closes_the_chat_and_an_unsigned_one_changes_nothing() {
     let moto = MotoServer::start();
     let table = moto.create_channels_table();
-    let store = ChannelStore::new(moto.dynamodb().await, &table, 30);
+    let store = ChannelStore::new(moto.dynamodb(), &table, 30);
     let sid = "CH0000000000000000000000000000cafe";
     open_chat(&store, "guest-ada", sid).await;
 

@@ -89,7 +89,7 @@ async fn cold_start_reads_twilio_credentials_from_secrets_manager() {
         "TWILIO_API_KEY_SECRET": "secret-from-secrets-manager",
         "TWILIO_AUTH_TOKEN": "auth-token-from-secrets-manager",
     });
-    let client = aws_sdk_secretsmanager::Client::new(&moto.sdk_config().await);
+    let client = moto.secrets_manager();
     let arn = client
         .create_secret()
         .name("flex-handoff/twilio")

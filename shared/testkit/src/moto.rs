@@ -3,6 +3,8 @@
 use std::process::{Child, Command};
 use std::time::Duration;
 
+use flex_handoff::aws::LambdaEnvironment;
+
 use crate::env::workspace_root;
 use crate::process::spawn_server;
 
@@ -23,20 +25,24 @@ impl MotoServer {
         Self { child, endpoint }
     }
 
-    /// SDK config for this server: dummy credentials, fixed region, endpoint override.
-    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        flex_handoff::aws::sdk_config_loader()
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
-            ))
-            .endpoint_url(&self.endpoint)
-            .load()
-            .await
+    /// What a function process started with [`Self::function_env`] reads: the clients below
+    /// are built exactly as the functions build theirs.
+    fn lambda_environment(&self) -> LambdaEnvironment {
+        let env = self.function_env();
+        LambdaEnvironment::from_env(|name| {
+            env.iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+        })
+        .expect("function_env has a region and credentials")
     }
 
-    pub async fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::new(&self.sdk_config().await)
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        self.lambda_environment().dynamodb_client()
+    }
+
+    pub fn secrets_manager(&self) -> aws_sdk_secretsmanager::Client {
+        self.lambda_environment().secrets_manager_client()
     }
 
     /// Creates a channels table with a fresh name from template.yaml's schema
