@@ -38,9 +38,19 @@ struct SecretDocument {
     auth_token: Option<String>,
 }
 
-/// The secret's ARN when the credentials are to be read from Secrets Manager.
-pub fn secret_arn(env: &impl Env) -> Option<String> {
-    env(SECRET_ARN_VAR).filter(|arn| !arn.is_empty())
+/// The secret's JSON text when `TWILIO_SECRET_ARN` names one. Only then is a Secrets Manager
+/// client built, so a cold start without the secret pays nothing for it.
+pub async fn secret_json(env: &impl Env) -> Result<Option<String>, ConfigError> {
+    let Some(arn) = env(SECRET_ARN_VAR).filter(|arn| !arn.is_empty()) else {
+        return Ok(None);
+    };
+    let client = crate::aws::secrets_manager_client().await;
+    crate::aws::fetch_secret_string(&client, &arn)
+        .await
+        .map(Some)
+        .map_err(|error| ConfigError::Secret {
+            reason: error.to_string(),
+        })
 }
 
 impl TwilioCredentials {

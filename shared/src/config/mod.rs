@@ -60,23 +60,11 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Loads settings from the process environment, and from Secrets Manager when
-    /// `TWILIO_SECRET_ARN` is set: only then is a Secrets Manager client built, so a cold
-    /// start without the secret pays nothing for it.
+    /// Loads settings from the process environment, and the Twilio credentials from Secrets
+    /// Manager when `TWILIO_SECRET_ARN` is set.
     pub async fn load() -> Result<Self, ConfigError> {
         let env = |name: &str| std::env::var(name).ok();
-        let secret_json = match credentials::secret_arn(&env) {
-            Some(arn) => {
-                let client = crate::aws::secrets_manager_client().await;
-                let secret = crate::aws::fetch_secret_string(&client, &arn)
-                    .await
-                    .map_err(|error| ConfigError::Secret {
-                        reason: error.to_string(),
-                    })?;
-                Some(secret)
-            }
-            None => None,
-        };
+        let secret_json = credentials::secret_json(&env).await?;
         Self::from_sources(env, secret_json.as_deref())
     }
 
