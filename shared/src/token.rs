@@ -521,6 +521,26 @@ mod tests {
     }
 
     #[test]
+    fn the_crypto_provider_knows_hs256_and_nothing_else() {
+        let encoding = EncodingKey::from_secret(b"k").unwrap();
+        let decoding = DecodingKey::from_secret(b"k").unwrap();
+        for algorithm in [
+            Algorithm::HS384,
+            Algorithm::HS512,
+            Algorithm::RS256,
+            Algorithm::ES256,
+        ] {
+            assert!((hs256::PROVIDER.signer_factory)(&algorithm, &encoding).is_err());
+            assert!((hs256::PROVIDER.verifier_factory)(&algorithm, &decoding).is_err());
+        }
+        let signer = (hs256::PROVIDER.signer_factory)(&Algorithm::HS256, &encoding).unwrap();
+        let tag = signer.try_sign(b"message").unwrap();
+        let verifier = (hs256::PROVIDER.verifier_factory)(&Algorithm::HS256, &decoding).unwrap();
+        assert!(verifier.verify(b"message", &tag).is_ok());
+        assert!(verifier.verify(b"messagE", &tag).is_err());
+    }
+
+    #[test]
     fn debug_output_never_contains_the_secret() {
         let issuer = issuer_with("s3cr3t-value-xyz", ACCOUNT, KEY, SERVICE);
         assert!(!format!("{issuer:?}").contains("s3cr3t-value-xyz"));
