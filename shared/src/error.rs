@@ -12,6 +12,8 @@ pub enum ApiError {
     InvalidJson(String),
     #[error("{0}")]
     InvalidBody(String),
+    #[error("the bot context is invalid: {0}")]
+    InvalidContext(#[from] crate::context::ContextError),
     #[error("the request body is larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
     #[error("the request must not name an identity: the server decides who the caller is")]
@@ -48,6 +50,7 @@ impl ApiError {
         match self {
             ApiError::InvalidJson(_)
             | ApiError::InvalidBody(_)
+            | ApiError::InvalidContext(_)
             | ApiError::IdentityNotAllowed
             | ApiError::InvalidIdentity
             | ApiError::MissingSignature
@@ -59,7 +62,9 @@ impl ApiError {
             ApiError::Upstream(TwilioError::Rejected { .. } | TwilioError::BadResponse { .. }) => {
                 StatusCode::BAD_GATEWAY
             }
-            ApiError::Upstream(TwilioError::Unavailable { .. })
+            ApiError::Upstream(
+                TwilioError::Unavailable { .. } | TwilioError::OutcomeUnknown { .. },
+            )
             | ApiError::Store(_)
             | ApiError::FlexFlowMisconfigured(_)
             | ApiError::ChatBeingOpened => StatusCode::SERVICE_UNAVAILABLE,
@@ -73,6 +78,7 @@ impl ApiError {
         match self {
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::InvalidBody(_) => "invalid_body",
+            ApiError::InvalidContext(_) => "invalid_context",
             ApiError::BodyTooLarge { .. } => "body_too_large",
             ApiError::IdentityNotAllowed => "identity_not_allowed",
             ApiError::InvalidIdentity => "invalid_identity",
@@ -85,7 +91,9 @@ impl ApiError {
             ApiError::Upstream(TwilioError::Rejected { .. } | TwilioError::BadResponse { .. }) => {
                 "upstream_rejected"
             }
-            ApiError::Upstream(TwilioError::Unavailable { .. }) => "upstream_unavailable",
+            ApiError::Upstream(
+                TwilioError::Unavailable { .. } | TwilioError::OutcomeUnknown { .. },
+            ) => "upstream_unavailable",
             ApiError::Upstream(TwilioError::Timeout { .. }) => "upstream_timeout",
             ApiError::Store(_) => "store_unavailable",
             ApiError::FlexFlowMisconfigured(_) => "flex_flow_misconfigured",
@@ -105,6 +113,9 @@ impl ApiError {
             }
             ApiError::Upstream(TwilioError::Timeout { .. }) => {
                 "Twilio did not answer in time; try again shortly"
+            }
+            ApiError::Upstream(TwilioError::OutcomeUnknown { .. }) => {
+                "Twilio did not confirm your chat; try again in a few seconds"
             }
             ApiError::Store(_) => "the chat registry is unavailable right now; try again shortly",
             ApiError::FlexFlowMisconfigured(_) => {

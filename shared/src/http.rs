@@ -104,11 +104,17 @@ pub fn rfc3339(unix_seconds: i64) -> Result<String, ApiError> {
 /// A body naming `identity` gets its own error: it is the one field a client might plausibly try
 /// to smuggle, and it must be told plainly that the server decides.
 pub fn parse_json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
+    parse_json_body_within(request, MAX_BODY_BYTES)
+}
+
+/// [`parse_json_body`] for a route whose bodies may be larger than [`MAX_BODY_BYTES`].
+pub fn parse_json_body_within<T: DeserializeOwned>(
+    request: &Request,
+    limit: usize,
+) -> Result<T, ApiError> {
     let bytes: &[u8] = request.body().as_ref();
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::BodyTooLarge {
-            limit: MAX_BODY_BYTES,
-        });
+    if bytes.len() > limit {
+        return Err(ApiError::BodyTooLarge { limit });
     }
     let value = if bytes.iter().all(u8::is_ascii_whitespace) {
         serde_json::Value::Object(serde_json::Map::new())

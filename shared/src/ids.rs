@@ -14,6 +14,14 @@ pub enum SidKind {
     FlexFlow,
     /// Chat channel or Conversation: both use `CH`.
     Channel,
+    /// TaskRouter Workspace, which routes Flex's tasks.
+    Workspace,
+    /// TaskRouter Workflow, which picks a task's queue.
+    Workflow,
+    /// Flex Interaction (the task's conversation, Flex UI 2.x).
+    Interaction,
+    /// An Interaction's channel.
+    InteractionChannel,
 }
 
 impl SidKind {
@@ -25,6 +33,10 @@ impl SidKind {
             SidKind::ConversationsAddress => "IG",
             SidKind::FlexFlow => "FO",
             SidKind::Channel => "CH",
+            SidKind::Workspace => "WS",
+            SidKind::Workflow => "WW",
+            SidKind::Interaction => "KD",
+            SidKind::InteractionChannel => "UO",
         }
     }
 }

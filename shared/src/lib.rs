@@ -18,7 +18,8 @@
 //!   and verifies Twilio Access Tokens; [`signature`] checks `X-Twilio-Signature`.
 //! - **Clients**: [`twilio`] (Twilio REST with bounded retries inside a deadline) and [`aws`]
 //!   (the AWS SDK's HTTPS client and configuration).
-//! - **Leaves**: [`config`] (typed settings and their parsing), [`ids`] (the SID and identity
+//! - **Leaves**: [`config`] (typed settings and their parsing), [`context`] (the bot's context:
+//!   checked, fitted to a task, rendered as history messages), [`ids`] (the SID and identity
 //!   alphabets), [`chat_end`] (which webhook events end a chat, per chat API), [`clock`]
 //!   (`now` and a request's clock) and [`logging`].
 
@@ -26,6 +27,7 @@ pub mod aws;
 pub mod chat_end;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod error;
 pub mod flex;
 pub mod handlers;

@@ -33,6 +33,9 @@ pub enum Slot {
     Empty,
     Pending {
         claim_id: String,
+        /// The name the chat is created under (a Conversation's `UniqueName`, a task attribute),
+        /// kept by every claim that takes over, so a chat a dead request made can be found.
+        handoff_id: String,
         lease_expires_at: i64,
     },
     Active(ActiveChat),
@@ -44,6 +47,15 @@ pub struct ActiveChat {
     pub channel_sid: String,
     pub mode: String,
     pub created_at: i64,
+    /// Interactions mode: the Interaction (`KD…`) and its channel (`UO…`), which closing the
+    /// interaction needs. Recorded on the chat's record only.
+    pub interaction: Option<InteractionSids>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InteractionSids {
+    pub interaction_sid: String,
+    pub channel_sid: String,
 }
 
 /// A chat's record, by channel SID.
@@ -57,6 +69,7 @@ pub struct ChatRecord {
     pub updated_at: i64,
     pub closed_at: Option<i64>,
     pub expires_at: Option<i64>,
+    pub interaction: Option<InteractionSids>,
 }
 
 /// What closing a chat did.
@@ -149,11 +162,16 @@ impl ChannelStore {
                 channel_sid,
                 mode: get_s(&item, "mode").unwrap_or_default(),
                 created_at: get_n(&item, "createdAt").unwrap_or_default(),
+                interaction: None,
             })),
-            _ => Ok(Slot::Pending {
-                claim_id: get_s(&item, "claimId").unwrap_or_default(),
-                lease_expires_at: get_n(&item, "leaseExpiresAt").unwrap_or_default(),
-            }),
+            _ => {
+                let claim_id = get_s(&item, "claimId").unwrap_or_default();
+                Ok(Slot::Pending {
+                    handoff_id: get_s(&item, "handoffId").unwrap_or_else(|| claim_id.clone()),
+                    claim_id,
+                    lease_expires_at: get_n(&item, "leaseExpiresAt").unwrap_or_default(),
+                })
+            }
         }
     }
 
@@ -163,6 +181,7 @@ impl ChannelStore {
         &self,
         identity: &str,
         claim_id: &str,
+        handoff_id: &str,
         mode: &str,
         now: i64,
         lease_seconds: i64,
@@ -175,6 +194,7 @@ impl ChannelStore {
             .item("identity", s(identity))
             .item("state", s("pending"))
             .item("claimId", s(claim_id))
+            .item("handoffId", s(handoff_id))
             .item("mode", s(mode))
             .item("leaseExpiresAt", n(now + lease_seconds))
             .item("updatedAt", n(now))
@@ -237,7 +257,7 @@ impl ChannelStore {
             .expression_attribute_values(":claim", s(claim_id))
             .build()
             .expect("update has table, key and expression");
-        let record = Put::builder()
+        let mut record = Put::builder()
             .table_name(&self.table)
             .item(KEY, chat_key(&chat.channel_sid))
             .item("identity", s(&chat.identity))
@@ -245,9 +265,13 @@ impl ChannelStore {
             .item("mode", s(&chat.mode))
             .item("status", s("active"))
             .item("createdAt", opened_at.clone())
-            .item("updatedAt", opened_at)
-            .build()
-            .expect("put has table and item");
+            .item("updatedAt", opened_at);
+        if let Some(interaction) = &chat.interaction {
+            record = record
+                .item("interactionSid", s(&interaction.interaction_sid))
+                .item("interactionChannelSid", s(&interaction.channel_sid));
+        }
+        let record = record.build().expect("put has table and item");
         let result = self
             .client
             .transact_write_items()
@@ -281,6 +305,10 @@ impl ChannelStore {
             updated_at: get_n(&item, "updatedAt").unwrap_or_default(),
             closed_at: get_n(&item, "closedAt"),
             expires_at: get_n(&item, TTL_ATTRIBUTE),
+            interaction: get_s(&item, "interactionSid").map(|interaction_sid| InteractionSids {
+                interaction_sid,
+                channel_sid: get_s(&item, "interactionChannelSid").unwrap_or_default(),
+            }),
         }))
     }
 

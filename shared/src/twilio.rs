@@ -39,6 +39,26 @@ pub enum TwilioError {
     },
     #[error("Twilio's answer to {what} is not what its API documents: {reason}")]
     BadResponse { what: &'static str, reason: String },
+    /// A create that may have been performed without our hearing the answer (a 5xx, a timeout,
+    /// a dropped connection). Retrying could create twice: find what the first attempt made.
+    #[error("Twilio may have performed {what}, but its answer was lost: {reason}")]
+    OutcomeUnknown { what: &'static str, reason: String },
+}
+
+impl TwilioError {
+    /// Twilio answered that the resource does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, TwilioError::Rejected { status: 404, .. })
+    }
+}
+
+/// Which failed attempts a call may repeat.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Retries {
+    /// Reads, and writes that cannot take effect twice.
+    Any,
+    /// Creates: only attempts Twilio certainly did not perform (429, no connection).
+    UnlessPerformed,
 }
 
 pub struct TwilioClient {
@@ -63,6 +83,8 @@ enum Attempt {
     Retry {
         reason: String,
         retry_after: Option<Duration>,
+        /// Twilio may have performed the request (it was sent and not refused as a whole).
+        maybe_performed: bool,
     },
 }
 
@@ -97,16 +119,29 @@ impl TwilioClient {
     }
 
     pub async fn get(&self, what: &'static str, url: &str) -> Result<Value, TwilioError> {
-        self.call(what, Method::GET, url, &[]).await
+        self.call(what, Method::GET, url, &[], Retries::Any).await
     }
 
+    /// A POST that is safe to repeat: an update, or a create Twilio itself deduplicates.
     pub async fn post(
         &self,
         what: &'static str,
         url: &str,
         form: &[(&str, &str)],
     ) -> Result<Value, TwilioError> {
-        self.call(what, Method::POST, url, form).await
+        self.call(what, Method::POST, url, form, Retries::Any).await
+    }
+
+    /// A POST that creates something Twilio does not deduplicate: it is repeated only when
+    /// Twilio certainly did not perform it, else it fails with [`TwilioError::OutcomeUnknown`].
+    pub async fn create(
+        &self,
+        what: &'static str,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, TwilioError> {
+        self.call(what, Method::POST, url, form, Retries::UnlessPerformed)
+            .await
     }
 
     async fn call(
@@ -115,6 +150,7 @@ impl TwilioClient {
         method: Method,
         url: &str,
         form: &[(&str, &str)],
+        retries: Retries,
     ) -> Result<Value, TwilioError> {
         let deadline = Instant::now() + self.deadline;
         let timeout = || TwilioError::Timeout {
@@ -140,7 +176,15 @@ impl TwilioClient {
                 Attempt::Fatal(error) => return Err(error),
                 Attempt::Retry {
                     reason,
+                    maybe_performed: true,
+                    ..
+                } if retries == Retries::UnlessPerformed => {
+                    return Err(TwilioError::OutcomeUnknown { what, reason });
+                }
+                Attempt::Retry {
+                    reason,
                     retry_after,
+                    ..
                 } => (reason, retry_after),
             };
             if attempt >= MAX_ATTEMPTS {
@@ -186,6 +230,8 @@ impl TwilioClient {
                         format!("connection failed: {error}")
                     },
                     retry_after: None,
+                    // Only a connection never made certainly carried nothing to Twilio.
+                    maybe_performed: !error.is_connect(),
                 };
             }
         };
@@ -202,6 +248,7 @@ impl TwilioClient {
                 return Attempt::Retry {
                     reason: format!("response body lost: {error}"),
                     retry_after: None,
+                    maybe_performed: true,
                 };
             }
         };
@@ -219,6 +266,8 @@ impl TwilioClient {
             return Attempt::Retry {
                 reason: format!("HTTP {}, Twilio error {code}: {message}", status.as_u16()),
                 retry_after,
+                // A 429 refuses the request as a whole; a 5xx may come after the work was done.
+                maybe_performed: status != StatusCode::TOO_MANY_REQUESTS,
             };
         }
         Attempt::Fatal(TwilioError::Rejected {

@@ -437,7 +437,14 @@ async fn a_claim_left_by_a_crashed_request_is_taken_over_after_its_lease() {
     assert!(
         state
             .store
-            .claim("guest-j", "crashed", "conversations", long_ago, 15)
+            .claim(
+                "guest-j",
+                "crashed",
+                "crashed",
+                "conversations",
+                long_ago,
+                15
+            )
             .await
             .unwrap()
     );
@@ -534,7 +541,14 @@ async fn a_chat_opened_by_a_crashed_request_is_recovered_not_duplicated() {
     assert!(
         state
             .store
-            .claim("guest-l", "crashed", "conversations", long_ago, 15)
+            .claim(
+                "guest-l",
+                "crashed",
+                "crashed",
+                "conversations",
+                long_ago,
+                15
+            )
             .await
             .unwrap()
     );

@@ -1,7 +1,9 @@
 //! The channels table against a real DynamoDB-compatible server (moto), created from
 //! template.yaml's schema.
 
-use flex_handoff::store::{ActiveChat, ChannelStore, CloseOutcome, KEY, Slot, TTL_ATTRIBUTE};
+use flex_handoff::store::{
+    ActiveChat, ChannelStore, CloseOutcome, InteractionSids, KEY, Slot, TTL_ATTRIBUTE,
+};
 use flex_handoff_testkit::MotoServer;
 
 const NOW: i64 = 1_800_000_000;
@@ -22,6 +24,7 @@ fn chat_at(identity: &str, sid: &str, opened_at: i64) -> ActiveChat {
         channel_sid: sid.into(),
         mode: "conversations".into(),
         created_at: opened_at,
+        interaction: None,
     }
 }
 
@@ -63,7 +66,7 @@ async fn claim_activate_and_read_back() {
 
     assert!(
         store
-            .claim("alice", "claim-1", "conversations", NOW, 15)
+            .claim("alice", "claim-1", "claim-1", "conversations", NOW, 15)
             .await
             .unwrap()
     );
@@ -71,12 +74,13 @@ async fn claim_activate_and_read_back() {
         store.active_slot("alice").await.unwrap(),
         Slot::Pending {
             claim_id: "claim-1".into(),
+            handoff_id: "claim-1".into(),
             lease_expires_at: NOW + 15
         }
     );
     assert!(
         !store
-            .claim("alice", "claim-2", "conversations", NOW + 1, 15)
+            .claim("alice", "claim-2", "claim-2", "conversations", NOW + 1, 15)
             .await
             .unwrap()
     );
@@ -103,7 +107,14 @@ async fn claim_activate_and_read_back() {
     // An active slot cannot be claimed, even long after.
     assert!(
         !store
-            .claim("alice", "claim-3", "conversations", NOW + 9999, 15)
+            .claim(
+                "alice",
+                "claim-3",
+                "claim-3",
+                "conversations",
+                NOW + 9999,
+                15
+            )
             .await
             .unwrap()
     );
@@ -115,22 +126,27 @@ async fn an_expired_pending_claim_can_be_taken_over_and_the_old_claimant_loses()
     let (store, _, _) = store(&moto).await;
     assert!(
         store
-            .claim("bob", "crashed", "chat", NOW, 15)
+            .claim("bob", "crashed", "crashed", "chat", NOW, 15)
             .await
             .unwrap()
     );
     assert!(
         !store
-            .claim("bob", "early", "chat", NOW + 15, 15)
+            .claim("bob", "early", "early", "chat", NOW + 15, 15)
             .await
             .unwrap(),
         "lease still holds"
     );
     assert!(
         store
-            .claim("bob", "rescuer", "chat", NOW + 16, 15)
+            .claim("bob", "rescuer", "crashed", "chat", NOW + 16, 15)
             .await
             .unwrap()
+    );
+    assert!(
+        matches!(store.active_slot("bob").await.unwrap(),
+            Slot::Pending { claim_id, handoff_id, .. } if claim_id == "rescuer" && handoff_id == "crashed"),
+        "the rescuer holds the claim under the dead claim's handoff id"
     );
     assert!(
         !store
@@ -142,11 +158,16 @@ async fn an_expired_pending_claim_can_be_taken_over_and_the_old_claimant_loses()
         store.chat(SID).await.unwrap().is_none(),
         "a lost claim writes no record"
     );
-    assert!(
-        store
-            .activate("rescuer", &chat_at("bob", SID, NOW + 17))
-            .await
-            .unwrap()
+    let mut rescued = chat_at("bob", SID, NOW + 17);
+    rescued.interaction = Some(InteractionSids {
+        interaction_sid: "KD00000000000000000000000000000001".into(),
+        channel_sid: "UO00000000000000000000000000000001".into(),
+    });
+    assert!(store.activate("rescuer", &rescued).await.unwrap());
+    assert_eq!(
+        store.chat(SID).await.unwrap().unwrap().interaction,
+        rescued.interaction,
+        "the record keeps the Interaction and its channel"
     );
 }
 
@@ -156,7 +177,7 @@ async fn release_frees_only_our_own_pending_claim() {
     let (store, _, _) = store(&moto).await;
     assert!(
         store
-            .claim("carol", "mine", "conversations", NOW, 15)
+            .claim("carol", "mine", "mine", "conversations", NOW, 15)
             .await
             .unwrap()
     );
@@ -173,7 +194,12 @@ async fn release_frees_only_our_own_pending_claim() {
 async fn close_keeps_history_with_a_ttl_frees_the_slot_and_is_idempotent() {
     let moto = MotoServer::start();
     let (store, _, _) = store(&moto).await;
-    assert!(store.claim("dave", "c", "chat", NOW, 15).await.unwrap());
+    assert!(
+        store
+            .claim("dave", "c", "c", "chat", NOW, 15)
+            .await
+            .unwrap()
+    );
     assert!(store.activate("c", &chat("dave", SID)).await.unwrap());
 
     assert_eq!(

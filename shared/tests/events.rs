@@ -1,6 +1,6 @@
 //! Every file in `events/` goes through its function's handler and gets the status that
 //! `events/manifest.json` documents for it. A file missing from the manifest fails the test.
-//! create-channel events run in both Flex modes, each against a fresh table on a real
+//! create-channel events run in every Flex mode, each against a fresh table on a real
 //! DynamoDB-compatible server and Twilio stand-ins.
 
 use std::collections::BTreeMap;
@@ -123,7 +123,7 @@ async fn every_event_gets_its_documented_response() {
                 check(&file, &expected, response, "");
             }
             "create-channel" => {
-                for mode in ["conversations", "chat"] {
+                for mode in ["conversations", "interactions", "chat"] {
                     let table = moto.create_channels_table();
                     let channel = twilio.channel_settings(&[
                         ("FLEX_MODE", mode),

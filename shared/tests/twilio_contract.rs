@@ -7,17 +7,20 @@
 //! Twilio takes list parameters as repeated keys (`Configuration.Filters=a&Configuration.Filters=b`,
 //! as its helper libraries send them), which Prism's form parser cannot read as an array without
 //! an `encoding` entry the specs lack; the replay spells repeated keys `key[0]=a&key[1]=b`, which
-//! Prism reads as that array. The test also asserts the original wire format.
+//! Prism reads as that array; so is a declared array with one item (`Participant`). The test also
+//! asserts the original wire format.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use flex_handoff::context::BotContext;
 use flex_handoff::flex::{Flex, NewChat};
 use flex_handoff::twilio::{TwilioClient, TwilioError};
 use flex_handoff_testkit::{
-    PrismServer, STAND_IN_CHANNEL_SID, STAND_IN_CONVERSATION_SID, TwilioStandIns, channel_settings,
-    dev_settings,
+    PrismServer, STAND_IN_CHANNEL_SID, STAND_IN_CONVERSATION_SID, STAND_IN_CUSTOM_CONVERSATION_SID,
+    STAND_IN_INTERACTION_SID, TwilioStandIns, channel_settings, dev_settings,
 };
+use serde_json::{Map, Value, json};
 use wiremock::Request;
 
 const CONVERSATION: &str = STAND_IN_CONVERSATION_SID;
@@ -36,11 +39,37 @@ fn flex(hosts: &TwilioStandIns, mode: &str) -> Flex {
     Flex::new(twilio, &channel, &settings.chat_service_sid)
 }
 
-fn chat() -> NewChat<'static> {
+const IDENTITY: &str = "guest-3f0c6a4e-8d1b-4b7a-9c2e-5a6f7b8c9d0e";
+const HANDOFF_ID: &str = "2f0e8a52-9d4c-4d1e-8a8e-3b6f1c2d4e5f";
+
+/// A bot context whose history takes two messages, so every request kind is sent.
+fn context() -> BotContext {
+    let transcript: Vec<_> = (0..20)
+        .map(|i| {
+            json!({
+                "author": if i % 2 == 0 { "customer" } else { "bot" },
+                "body": format!("message {i}: {}", "roaming ".repeat(11)),
+                "at": format!("2026-12-04T10:{i:02}:00Z"),
+            })
+        })
+        .collect();
+    BotContext::parse(Some(&json!({
+        "intent": "roaming_no_data",
+        "summary": "Data stopped working abroad.",
+        "locale": "en-GB",
+        "attributes": {"plan": "unlimited", "tier": "gold", "vip": true},
+        "transcript": transcript,
+    })))
+    .unwrap()
+}
+
+fn chat<'a>(context: &'a BotContext, pre_engagement: &'a Map<String, Value>) -> NewChat<'a> {
     NewChat {
-        identity: "guest-3f0c6a4e-8d1b-4b7a-9c2e-5a6f7b8c9d0e",
+        identity: IDENTITY,
         friendly_name: "Ada Customer",
-        pre_engagement_data: r#"{"question":"My roaming does not work","plan":"unlimited"}"#,
+        pre_engagement_data: pre_engagement,
+        context,
+        handoff_id: HANDOFF_ID,
     }
 }
 
@@ -50,7 +79,11 @@ fn form_pairs(request: &Request) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The body Prism can read: repeated keys spelled with indexes.
+/// Parameters the specs declare as arrays, which Prism reads as one only when indexed, even if
+/// the list has a single item.
+const ARRAY_PARAMETERS: [&str; 2] = ["Configuration.Filters", "Participant"];
+
+/// The body Prism can read: repeated keys and array parameters spelled with indexes.
 fn prism_form(pairs: &[(String, String)]) -> Vec<(String, String)> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for (key, _) in pairs {
@@ -60,7 +93,7 @@ fn prism_form(pairs: &[(String, String)]) -> Vec<(String, String)> {
     pairs
         .iter()
         .map(|(key, value)| {
-            if counts[key.as_str()] > 1 {
+            if counts[key.as_str()] > 1 || ARRAY_PARAMETERS.contains(&key.as_str()) {
                 let index = seen.entry(key).or_default();
                 let spelled = format!("{key}[{index}]");
                 *index += 1;
@@ -112,33 +145,76 @@ async fn replay(prism: &PrismServer, requests: &[Request]) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn both_flex_generations_send_only_what_twilios_specs_allow() {
+async fn every_mode_sends_only_what_twilios_specs_allow() {
     let prism = std::thread::scope(|scope| {
         [
             "twilio_flex_v1.json",
             "twilio_flex_v2.json",
             "twilio_chat_v2.json",
             "twilio_conversations_v1.json",
+            "twilio_taskrouter_v1.json",
         ]
         .map(|spec| scope.spawn(move || PrismServer::start(spec)))
         .map(|handle| handle.join().unwrap())
     });
-    let [flex_v1, flex_v2, chat_v2, conversations_v1] = &prism;
+    let [flex_v1, flex_v2, chat_v2, conversations_v1, taskrouter_v1] = &prism;
 
     let hosts = TwilioStandIns::start().await;
     hosts.answer_normally().await;
+    let context = context();
+    let pre_engagement: Map<String, Value> =
+        serde_json::from_value(json!({"question": "My roaming does not work"})).unwrap();
+    let chat = chat(&context, &pre_engagement);
+
+    // Each mode opens a new chat, then completes one a dead request left (recovery).
     let conversations = flex(&hosts, "conversations");
-    assert_eq!(
-        conversations.open_chat(&chat()).await.unwrap(),
-        CONVERSATION
-    );
-    assert_eq!(
-        conversations.find_open_chat(chat().identity).await.unwrap(),
-        None
-    );
+    let opened = conversations.open_chat(&chat, false).await.unwrap();
+    assert_eq!(opened.channel_sid, CONVERSATION);
+    assert!(opened.context_delivered);
+    // Recovery finds the dead request's conversation among the identity's.
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path_regex("/ParticipantConversations$"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "conversations": [{"conversation_sid": CONVERSATION, "conversation_state": "active",
+                "conversation_date_created": "2026-12-04T10:00:00Z"}],
+            "meta": {}
+        })))
+        .mount(&hosts.conversations)
+        .await;
+    let recovered = conversations.open_chat(&chat, true).await.unwrap();
+    assert_eq!(recovered.channel_sid, CONVERSATION);
     let legacy = flex(&hosts, "chat");
     legacy.check_flex_flow().await.unwrap();
-    assert_eq!(legacy.open_chat(&chat()).await.unwrap(), CHANNEL);
+    for recovering in [false, true] {
+        assert_eq!(
+            legacy
+                .open_chat(&chat, recovering)
+                .await
+                .unwrap()
+                .channel_sid,
+            CHANNEL
+        );
+    }
+    let interactions = flex(&hosts, "interactions");
+    let opened = interactions.open_chat(&chat, false).await.unwrap();
+    assert_eq!(opened.channel_sid, STAND_IN_CUSTOM_CONVERSATION_SID);
+    assert_eq!(
+        opened.interaction.unwrap().interaction_sid,
+        STAND_IN_INTERACTION_SID
+    );
+    // Recovery finds the dead request's conversation by its unique name.
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(format!(
+            "/v1/Services/IS33333333333333333333333333333333/Conversations/{HANDOFF_ID}"
+        )))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(json!({"sid": STAND_IN_CUSTOM_CONVERSATION_SID, "state": "active"})),
+        )
+        .mount(&hosts.conversations)
+        .await;
+    let recovered = interactions.open_chat(&chat, true).await.unwrap();
+    assert_eq!(recovered.channel_sid, STAND_IN_CUSTOM_CONVERSATION_SID);
 
     let flex_requests = hosts.flex.received_requests().await.unwrap();
     let (v2, v1): (Vec<Request>, Vec<Request>) = flex_requests
@@ -154,28 +230,45 @@ async fn both_flex_generations_send_only_what_twilios_specs_allow() {
         .await,
     );
     checked.extend(replay(chat_v2, &hosts.chat.received_requests().await.unwrap()).await);
+    checked.extend(
+        replay(
+            taskrouter_v1,
+            &hosts.taskrouter.received_requests().await.unwrap(),
+        )
+        .await,
+    );
     checked.sort();
+    checked.dedup();
+    let service = "/v1/Services/IS33333333333333333333333333333333";
+    let legacy_service = "/v2/Services/IS33333333333333333333333333333333";
+    let mut expected = vec![
+        "GET /v1/FlexFlows/FO55555555555555555555555555555555".to_owned(),
+        format!("GET {service}/ParticipantConversations"),
+        format!("GET {service}/Conversations/{HANDOFF_ID}"),
+        format!("GET {service}/Conversations/{CONVERSATION}/Messages"),
+        format!("GET {service}/Conversations/{STAND_IN_CUSTOM_CONVERSATION_SID}/Messages"),
+        format!("GET {legacy_service}/Channels/{CHANNEL}/Messages"),
+        "GET /v1/Workspaces/WS66666666666666666666666666666666/Tasks".to_owned(),
+        "POST /v1/Channels".to_owned(),
+        "POST /v1/Interactions".to_owned(),
+        format!("POST {service}/ConversationWithParticipants"),
+        "POST /v2/WebChats".to_owned(),
+    ];
+    for sid in [CONVERSATION, STAND_IN_CUSTOM_CONVERSATION_SID] {
+        expected.push(format!("POST {service}/Conversations/{sid}/Messages"));
+        expected.push(format!("POST {service}/Conversations/{sid}/Webhooks"));
+    }
+    expected.push(format!("POST {legacy_service}/Channels/{CHANNEL}/Messages"));
+    expected.push(format!("POST {legacy_service}/Channels/{CHANNEL}/Webhooks"));
+    expected.sort();
     assert_eq!(
-        checked,
-        [
-            "GET /v1/FlexFlows/FO55555555555555555555555555555555".to_owned(),
-            "GET /v1/Services/IS33333333333333333333333333333333/ParticipantConversations"
-                .to_owned(),
-            "POST /v1/Channels".to_owned(),
-            format!(
-                "POST /v1/Services/IS33333333333333333333333333333333/Conversations/{CONVERSATION}/Webhooks"
-            ),
-            format!(
-                "POST /v2/Services/IS33333333333333333333333333333333/Channels/{CHANNEL}/Webhooks"
-            ),
-            "POST /v2/WebChats".to_owned(),
-        ],
-        "every request the flows make was checked"
+        checked, expected,
+        "every kind of request the modes make was checked"
     );
 
     // The wire format Twilio reads: lists as repeated keys.
-    let webhook = &hosts.conversations.received_requests().await.unwrap()[0];
-    let filters: Vec<String> = form_pairs(webhook)
+    let webhook = TwilioStandIns::requests(&hosts.conversations, "/Webhooks").await;
+    let filters: Vec<String> = form_pairs(&webhook[0])
         .into_iter()
         .filter(|(key, _)| key == "Configuration.Filters")
         .map(|(_, value)| value)
@@ -197,6 +290,20 @@ async fn prism_really_rejects_requests_that_break_the_spec() {
             "create web chat",
             &format!("{}/v2/WebChats", flex_v2.endpoint),
             &[("ChatFriendlyName", "x")],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, TwilioError::Rejected { status: 422, .. }),
+        "{error}"
+    );
+    // Interactions: Channel is required; a create is not repeated after a 4xx.
+    let flex_v1 = PrismServer::start("twilio_flex_v1.json");
+    let error = twilio
+        .create(
+            "create interaction",
+            &format!("{}/v1/Interactions", flex_v1.endpoint),
+            &[("Routing", "{}")],
         )
         .await
         .unwrap_err();

@@ -14,21 +14,71 @@ pub const FLEX_FLOW_SID_VAR: &str = "TWILIO_FLEX_FLOW_SID";
 pub const FLEX_API_URL_VAR: &str = "TWILIO_FLEX_API_URL";
 pub const CHAT_API_URL_VAR: &str = "TWILIO_CHAT_API_URL";
 pub const CONVERSATIONS_API_URL_VAR: &str = "TWILIO_CONVERSATIONS_API_URL";
+pub const TASKROUTER_API_URL_VAR: &str = "TWILIO_TASKROUTER_API_URL";
 pub const TWILIO_DEADLINE_MS_VAR: &str = "TWILIO_DEADLINE_MS";
+pub const WORKSPACE_SID_VAR: &str = "TWILIO_WORKSPACE_SID";
+pub const WORKFLOW_SID_VAR: &str = "TWILIO_WORKFLOW_SID";
+pub const TASK_CHANNEL_VAR: &str = "TWILIO_TASK_CHANNEL";
+pub const INACTIVE_AFTER_MINUTES_VAR: &str = "CONVERSATION_INACTIVE_AFTER_MINUTES";
+pub const CLOSED_AFTER_MINUTES_VAR: &str = "CONVERSATION_CLOSED_AFTER_MINUTES";
 
 /// Which Flex generation chats are opened in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FlexMode {
     /// Flex UI 2.x: `POST /v2/WebChats` with a Conversations Address (`IG…`).
     Conversations { address_sid: String },
+    /// Flex UI 2.x with our own chat client: a Conversation with the customer as participant,
+    /// then `POST /v1/Interactions` creates the task.
+    Interactions(InteractionsRouting),
     /// Flex UI 1.x, Programmable Chat (end of life 2026-06-01): `POST /v1/Channels` with a Flex Flow.
     Chat { flex_flow_sid: String },
+}
+
+/// Where interactions mode routes its tasks, and when its abandoned conversations end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InteractionsRouting {
+    pub workspace_sid: String,
+    pub workflow_sid: String,
+    /// The TaskRouter task channel's unique name (`chat` in a stock Flex workspace).
+    pub task_channel: String,
+    /// Minutes without activity before the conversation turns `inactive` (Twilio: >= 1).
+    pub inactive_after_minutes: u32,
+    /// Minutes without activity before it is `closed` (Twilio: >= 10), which ends the chat.
+    pub closed_after_minutes: u32,
+}
+
+impl InteractionsRouting {
+    fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let task_channel = env(TASK_CHANNEL_VAR)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "chat".to_owned());
+        let valid_channel = task_channel.len() <= 64
+            && task_channel
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b));
+        if !valid_channel {
+            return Err(ConfigError::Invalid {
+                var: TASK_CHANNEL_VAR,
+                reason: "must be a task channel unique name: up to 64 of [A-Za-z0-9_-]".into(),
+            });
+        }
+        Ok(Self {
+            workspace_sid: required_sid(env, WORKSPACE_SID_VAR, SidKind::Workspace)?,
+            workflow_sid: required_sid(env, WORKFLOW_SID_VAR, SidKind::Workflow)?,
+            task_channel,
+            // Long enough for a customer who steps away; an abandoned chat ends within a day.
+            inactive_after_minutes: number(env, INACTIVE_AFTER_MINUTES_VAR, 30, 1..=10_080)?,
+            closed_after_minutes: number(env, CLOSED_AFTER_MINUTES_VAR, 720, 10..=43_200)?,
+        })
+    }
 }
 
 impl FlexMode {
     pub fn name(&self) -> &'static str {
         match self {
             FlexMode::Conversations { .. } => "conversations",
+            FlexMode::Interactions(_) => "interactions",
             FlexMode::Chat { .. } => "chat",
         }
     }
@@ -43,12 +93,13 @@ impl FlexMode {
                     SidKind::ConversationsAddress,
                 )?,
             }),
+            Some("interactions") => Ok(FlexMode::Interactions(InteractionsRouting::from_env(env)?)),
             Some("chat") => Ok(FlexMode::Chat {
                 flex_flow_sid: required_sid(env, FLEX_FLOW_SID_VAR, SidKind::FlexFlow)?,
             }),
             Some(_) => Err(ConfigError::Invalid {
                 var: FLEX_MODE_VAR,
-                reason: "must be conversations or chat".into(),
+                reason: "must be conversations, interactions or chat".into(),
             }),
         }
     }
@@ -60,6 +111,7 @@ pub struct TwilioHosts {
     pub flex: String,
     pub chat: String,
     pub conversations: String,
+    pub taskrouter: String,
 }
 
 impl TwilioHosts {
@@ -78,6 +130,7 @@ impl TwilioHosts {
                 CONVERSATIONS_API_URL_VAR,
                 "https://conversations.twilio.com",
             )?,
+            taskrouter: host(TASKROUTER_API_URL_VAR, "https://taskrouter.twilio.com")?,
         })
     }
 }
@@ -192,6 +245,49 @@ mod tests {
                 var: FLEX_FLOW_SID_VAR
             }
         );
+    }
+
+    #[test]
+    fn interactions_mode_needs_a_workspace_and_workflow_and_has_defaults() {
+        let mut env = channel_env();
+        env.insert(FLEX_MODE_VAR, "interactions".into());
+        env.insert(WORKSPACE_SID_VAR, format!("WS{}", "1".repeat(32)));
+        env.insert(WORKFLOW_SID_VAR, format!("WW{}", "2".repeat(32)));
+        let settings = load_channel(&env).unwrap();
+        assert_eq!(
+            settings.mode,
+            FlexMode::Interactions(InteractionsRouting {
+                workspace_sid: format!("WS{}", "1".repeat(32)),
+                workflow_sid: format!("WW{}", "2".repeat(32)),
+                task_channel: "chat".into(),
+                inactive_after_minutes: 30,
+                closed_after_minutes: 720,
+            })
+        );
+        assert_eq!(settings.mode.name(), "interactions");
+        assert_eq!(settings.hosts.taskrouter, "https://taskrouter.twilio.com");
+        for (var, value) in [
+            (WORKSPACE_SID_VAR, "WW22222222222222222222222222222222"),
+            (WORKFLOW_SID_VAR, "WS11111111111111111111111111111111"),
+            (TASK_CHANNEL_VAR, "chat channel"),
+            (INACTIVE_AFTER_MINUTES_VAR, "0"),
+            (CLOSED_AFTER_MINUTES_VAR, "5"),
+        ] {
+            let mut env = env.clone();
+            env.insert(var, value.into());
+            assert!(
+                matches!(load_channel(&env), Err(ConfigError::Invalid { var: v, .. }) if v == var),
+                "{var}"
+            );
+        }
+        for var in [WORKSPACE_SID_VAR, WORKFLOW_SID_VAR] {
+            let mut env = env.clone();
+            env.remove(var);
+            assert_eq!(
+                load_channel(&env).unwrap_err(),
+                ConfigError::Missing { var }
+            );
+        }
     }
 
     #[test]

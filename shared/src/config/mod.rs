@@ -14,7 +14,7 @@ pub mod credentials;
 pub mod env;
 pub mod webhook;
 
-pub use channel::{ChannelSettings, FlexMode, TwilioHosts};
+pub use channel::{ChannelSettings, FlexMode, InteractionsRouting, TwilioHosts};
 pub use credentials::TwilioCredentials;
 pub use webhook::WebhookSettings;
 

@@ -9,16 +9,24 @@ use serde_json::{Map, Value};
 
 use crate::clock::RequestClock;
 use crate::config::{ChannelSettings, Settings};
+use crate::context::{BotContext, task};
 use crate::error::ApiError;
 use crate::flex::{Flex, NewChat};
-use crate::http::{json_response, parse_json_body, require_post, respond, rfc3339};
+use crate::http::{json_response, parse_json_body_within, require_post, respond, rfc3339};
 use crate::identity::{Caller, NewGuests, resolve_caller};
 use crate::store::{ActiveChat, ChannelStore, Slot};
 use crate::token::TokenIssuer;
 use crate::twilio::TwilioClient;
+use crate::twilio::TwilioError;
 
 pub const MAX_FRIENDLY_NAME_CHARS: usize = 64;
-pub const MAX_PRE_ENGAGEMENT_BYTES: usize = 4096;
+/// `preEngagementData` rides on the agent's task, whose attribute budget it shares with the
+/// bot context and Flex's own attributes (see [`task`]).
+pub const MAX_PRE_ENGAGEMENT_BYTES: usize = task::MAX_BASE_BYTES;
+/// The largest valid request with JSON's worst escaping (every transcript body made of
+/// characters JSON escapes) is about 76 KiB; this route's limit sits above it. The other routes
+/// keep [`crate::http::MAX_BODY_BYTES`].
+pub const MAX_CHANNEL_BODY_BYTES: usize = 96 * 1024;
 /// How long a claim on an identity's slot holds before another request may take it over. Above
 /// the function timeout, so a live request never loses its claim to an impatient one.
 pub const CLAIM_LEASE_SECONDS: i64 = 15;
@@ -69,6 +77,8 @@ impl ChannelState {
 struct ChannelRequest {
     friendly_name: Option<String>,
     pre_engagement_data: Option<Map<String, Value>>,
+    /// Checked by [`BotContext::parse`], whose errors name the field.
+    context: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -80,6 +90,9 @@ struct ChannelResponse<'a> {
     status: &'static str,
     reused: bool,
     created_at: String,
+    /// On a new chat only: whether the bot's history reached it (the chat works either way).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context_delivered: Option<bool>,
 }
 
 /// The Lambda entry point for `POST /channel`.
@@ -96,7 +109,7 @@ pub async fn channel_response(
     now: i64,
 ) -> Result<Response<Body>, ApiError> {
     require_post(request)?;
-    let body: ChannelRequest = parse_json_body(request)?;
+    let body: ChannelRequest = parse_json_body_within(request, MAX_CHANNEL_BODY_BYTES)?;
     let caller = resolve_caller(
         request,
         &state.issuer,
@@ -106,6 +119,7 @@ pub async fn channel_response(
     )?;
     let friendly_name = friendly_name(body.friendly_name.as_deref(), &caller)?;
     let pre_engagement_data = pre_engagement_data(body.pre_engagement_data)?;
+    let context = BotContext::parse(body.context.as_ref())?;
     if let Err(problem) = &state.flex_flow {
         return Err(ApiError::FlexFlowMisconfigured(problem.clone()));
     }
@@ -114,7 +128,8 @@ pub async fn channel_response(
     let clock = RequestClock::starting_at(now);
     loop {
         match state.store.active_slot(&caller.identity).await? {
-            Slot::Active(chat) => return respond_with(&chat, false),
+            // A reused chat already has its context: nothing is posted again.
+            Slot::Active(chat) => return respond_with(&chat, None),
             Slot::Pending {
                 lease_expires_at, ..
             } if lease_expires_at >= clock.now() => {
@@ -125,13 +140,18 @@ pub async fn channel_response(
                 tokio::time::sleep(WAIT_POLL).await;
             }
             slot @ (Slot::Empty | Slot::Pending { .. }) => {
-                let recovering = matches!(slot, Slot::Pending { .. });
                 let claim_id = uuid::Uuid::new_v4().to_string();
+                // A takeover keeps the dead claim's handoff id: what it made is found by it.
+                let (recovering, handoff_id) = match slot {
+                    Slot::Pending { handoff_id, .. } => (true, handoff_id),
+                    _ => (false, claim_id.clone()),
+                };
                 if !state
                     .store
                     .claim(
                         &caller.identity,
                         &claim_id,
+                        &handoff_id,
                         mode,
                         clock.now(),
                         CLAIM_LEASE_SECONDS,
@@ -144,6 +164,8 @@ pub async fn channel_response(
                     identity: &caller.identity,
                     friendly_name: &friendly_name,
                     pre_engagement_data: &pre_engagement_data,
+                    context: &context,
+                    handoff_id: &handoff_id,
                 };
                 let claim = Claim {
                     id: &claim_id,
@@ -151,13 +173,21 @@ pub async fn channel_response(
                     clock: &clock,
                 };
                 let opened = open_and_record(state, &claim, &caller, &chat, mode).await;
-                if opened.is_err() {
-                    // Leave no record claiming a chat that does not exist.
-                    if let Err(error) = state.store.release(&caller.identity, &claim_id).await {
-                        tracing::warn!(%error, "could not release the claim; its lease will expire");
+                match &opened {
+                    // Twilio may have made the chat: keep the claim, so the press after its
+                    // lease completes that chat instead of opening another.
+                    Err(ApiError::Upstream(TwilioError::OutcomeUnknown { .. })) => {
+                        tracing::warn!("keeping the claim: a create's outcome is unknown");
                     }
+                    // Leave no record claiming a chat that does not exist.
+                    Err(_) => {
+                        if let Err(error) = state.store.release(&caller.identity, &claim_id).await {
+                            tracing::warn!(%error, "could not release the claim; its lease will expire");
+                        }
+                    }
+                    Ok(_) => {}
                 }
-                return opened.and_then(|chat| respond_with(&chat, true));
+                return opened.and_then(|(chat, delivered)| respond_with(&chat, Some(delivered)));
             }
         }
     }
@@ -171,36 +201,30 @@ struct Claim<'a> {
     clock: &'a RequestClock,
 }
 
+/// Opens the chat and records it; also says whether the bot's history reached it.
 async fn open_and_record(
     state: &ChannelState,
     claim: &Claim<'_>,
     caller: &Caller,
     chat: &NewChat<'_>,
     mode: &str,
-) -> Result<ActiveChat, ApiError> {
-    let recovered = if claim.recovering {
-        state.flex.find_open_chat(&caller.identity).await?
-    } else {
-        None
-    };
-    let channel_sid = match recovered {
-        Some(sid) => {
-            // The crashed request may not have registered the webhook; a second one is harmless.
-            state.flex.register_close_webhook(&sid).await?;
-            tracing::warn!(channel_sid = %sid, "recovered a chat opened by a request that did not finish");
-            sid
-        }
-        None => state.flex.open_chat(chat).await?,
-    };
+) -> Result<(ActiveChat, bool), ApiError> {
+    let opened = state.flex.open_chat(chat, claim.recovering).await?;
     let active = ActiveChat {
         identity: caller.identity.clone(),
-        channel_sid,
+        channel_sid: opened.channel_sid,
         mode: mode.to_owned(),
         created_at: claim.clock.now(),
+        interaction: opened.interaction,
     };
     if state.store.activate(claim.id, &active).await? {
-        tracing::info!(channel_sid = %active.channel_sid, mode, "chat opened");
-        Ok(active)
+        tracing::info!(
+            channel_sid = %active.channel_sid,
+            mode,
+            context_delivered = opened.context_delivered,
+            "chat opened"
+        );
+        Ok((active, opened.context_delivered))
     } else {
         Err(ApiError::Internal(format!(
             "claim lost while opening {}: the request outlived its lease",
@@ -209,8 +233,13 @@ async fn open_and_record(
     }
 }
 
-fn respond_with(chat: &ActiveChat, created: bool) -> Result<Response<Body>, ApiError> {
+/// `context_delivered` is `Some` for a chat this request opened, `None` for a reused one.
+fn respond_with(
+    chat: &ActiveChat,
+    context_delivered: Option<bool>,
+) -> Result<Response<Body>, ApiError> {
     let created_at = rfc3339(chat.created_at)?;
+    let created = context_delivered.is_some();
     Ok(json_response(
         if created {
             StatusCode::CREATED
@@ -224,6 +253,7 @@ fn respond_with(chat: &ActiveChat, created: bool) -> Result<Response<Body>, ApiE
             status: "active",
             reused: !created,
             created_at,
+            context_delivered,
         },
     ))
 }
@@ -254,12 +284,12 @@ fn valid_friendly_name(name: &str) -> bool {
     (1..=MAX_FRIENDLY_NAME_CHARS).contains(&chars) && !name.chars().any(char::is_control)
 }
 
-fn pre_engagement_data(data: Option<Map<String, Value>>) -> Result<String, ApiError> {
-    let json = serde_json::to_string(&data.unwrap_or_default()).expect("a JSON map serializes");
-    if json.len() > MAX_PRE_ENGAGEMENT_BYTES {
+fn pre_engagement_data(data: Option<Map<String, Value>>) -> Result<Map<String, Value>, ApiError> {
+    let data = data.unwrap_or_default();
+    if task::to_json(&data).len() > MAX_PRE_ENGAGEMENT_BYTES {
         return Err(ApiError::InvalidBody(format!(
             "preEngagementData must be at most {MAX_PRE_ENGAGEMENT_BYTES} bytes of JSON"
         )));
     }
-    Ok(json)
+    Ok(data)
 }

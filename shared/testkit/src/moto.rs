@@ -84,7 +84,10 @@ impl Drop for MotoServer {
 pub async fn open_chat(store: &flex_handoff::store::ChannelStore, identity: &str, sid: &str) {
     let now = flex_handoff::unix_now();
     assert!(
-        store.claim(identity, "c", "chat", now, 15).await.unwrap(),
+        store
+            .claim(identity, "c", "c", "chat", now, 15)
+            .await
+            .unwrap(),
         "{identity}'s slot is free"
     );
     let chat = flex_handoff::store::ActiveChat {
@@ -92,6 +95,7 @@ pub async fn open_chat(store: &flex_handoff::store::ChannelStore, identity: &str
         channel_sid: sid.into(),
         mode: "chat".into(),
         created_at: now,
+        interaction: None,
     };
     assert!(store.activate("c", &chat).await.unwrap(), "the claim holds");
 }

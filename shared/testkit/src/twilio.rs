@@ -51,13 +51,20 @@ impl Drop for PrismServer {
 pub const STAND_IN_CONVERSATION_SID: &str = "CH0123456789abcdef0123456789abcdef";
 /// The channel SID the Twilio stand-ins hand out for `POST /v1/Channels`.
 pub const STAND_IN_CHANNEL_SID: &str = "CHfedcba9876543210fedcba9876543210";
+/// The conversation SID the stand-ins hand out for `POST ConversationWithParticipants`.
+pub const STAND_IN_CUSTOM_CONVERSATION_SID: &str = "CH00112233445566778899aabbccddeeff";
+/// The Interaction and Interaction channel SIDs of `POST /v1/Interactions`.
+pub const STAND_IN_INTERACTION_SID: &str = "KD0123456789abcdef0123456789abcdef";
+pub const STAND_IN_INTERACTION_CHANNEL_SID: &str = "UO0123456789abcdef0123456789abcdef";
 
-/// wiremock stand-ins for Twilio's Flex, Chat and Conversations hosts: they record requests and
-/// answer only what a test mounts, or, after [`TwilioStandIns::answer_normally`], as Twilio does.
+/// wiremock stand-ins for Twilio's Flex, Chat, Conversations and TaskRouter hosts: they record
+/// requests and answer only what a test mounts, or, after [`TwilioStandIns::answer_normally`],
+/// as Twilio does.
 pub struct TwilioStandIns {
     pub flex: wiremock::MockServer,
     pub chat: wiremock::MockServer,
     pub conversations: wiremock::MockServer,
+    pub taskrouter: wiremock::MockServer,
 }
 
 impl TwilioStandIns {
@@ -66,10 +73,13 @@ impl TwilioStandIns {
             flex: wiremock::MockServer::start().await,
             chat: wiremock::MockServer::start().await,
             conversations: wiremock::MockServer::start().await,
+            taskrouter: wiremock::MockServer::start().await,
         }
     }
 
-    /// Both Flex generations succeed: chats open, webhooks register, the Flex Flow takes web chat.
+    /// Every mode succeeds: chats open, webhooks register, history posts, the Flex Flow takes
+    /// web chat, Interactions make tasks. No conversation has a unique name yet, no task exists
+    /// and chats start without messages, unless a test mounts otherwise.
     pub async fn answer_normally(&self) {
         use wiremock::matchers::{method, path, path_regex};
         use wiremock::{Mock, ResponseTemplate};
@@ -94,12 +104,60 @@ impl TwilioStandIns {
             )
             .mount(&self.flex)
             .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/Interactions"))
+            .respond_with(created(json!({
+                "sid": STAND_IN_INTERACTION_SID,
+                "channel": {"type": "web", "sid": STAND_IN_INTERACTION_CHANNEL_SID},
+            })))
+            .mount(&self.flex)
+            .await;
+        Mock::given(method("POST"))
+            .and(path_regex("/ConversationWithParticipants$"))
+            .respond_with(created(
+                json!({"sid": STAND_IN_CUSTOM_CONVERSATION_SID, "state": "active"}),
+            ))
+            .mount(&self.conversations)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex(
+                "^/v1/Services/IS[0-9a-fA-F]{32}/Conversations/[^/]+$",
+            ))
+            .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+                "code": 20404, "message": "The requested resource was not found", "status": 404
+            })))
+            .with_priority(10)
+            .mount(&self.conversations)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("/Tasks$"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"tasks": [], "meta": {}})),
+            )
+            .with_priority(10)
+            .mount(&self.taskrouter)
+            .await;
         for host in [&self.chat, &self.conversations] {
             Mock::given(method("POST"))
                 .and(path_regex("/Webhooks$"))
                 .respond_with(created(
                     json!({"sid": "WH00000000000000000000000000000000"}),
                 ))
+                .mount(host)
+                .await;
+            Mock::given(method("POST"))
+                .and(path_regex("/Messages$"))
+                .respond_with(created(
+                    json!({"sid": "IM00000000000000000000000000000000"}),
+                ))
+                .mount(host)
+                .await;
+            Mock::given(method("GET"))
+                .and(path_regex("/Messages$"))
+                .respond_with(
+                    ResponseTemplate::new(200).set_body_json(json!({"messages": [], "meta": {}})),
+                )
+                .with_priority(10)
                 .mount(host)
                 .await;
         }
@@ -123,6 +181,7 @@ impl TwilioStandIns {
                 "TWILIO_CONVERSATIONS_API_URL".into(),
                 self.conversations.uri(),
             ),
+            ("TWILIO_TASKROUTER_API_URL".into(), self.taskrouter.uri()),
         ]
     }
 
