@@ -103,7 +103,7 @@ def twilio(port, flex_v1, flex_v2, chat_v2, conversations_v1):
     def upstream(path):
         if path.startswith("/v2/WebChats"):
             return flex_v2
-        if path.startswith(("/v1/Channels", "/v1/FlexFlows")):
+        if path.startswith(("/v1/Channels", "/v1/FlexFlows", "/v1/Interactions")):
             return flex_v1
         if path.startswith("/v2/Services"):
             return chat_v2
@@ -121,7 +121,8 @@ def twilio(port, flex_v1, flex_v2, chat_v2, conversations_v1):
             seen = {}
             spelled = []
             for key, value in pairs:
-                if counts[key] > 1:
+                # Prism reads a list only when indexed: repeated keys, and declared arrays.
+                if counts[key] > 1 or key == "Participant":
                     spelled.append((f"{key}[{seen.get(key, 0)}]", value))
                     seen[key] = seen.get(key, 0) + 1
                 else:

@@ -9,6 +9,42 @@ const $ = (id) => document.getElementById(id);
 
 let identity = null;
 let conversation = null;
+// What the demo bot saw, handed to the agent as context.transcript when the customer asks
+// for a person (oldest first, as the API wants it).
+const transcript = [];
+const greeting = document.querySelector(".message.bot .text");
+if (greeting) transcript.push({ author: "bot", body: greeting.textContent, at: new Date().toISOString() });
+
+// The demo bot's "intent detection": a keyword per topic, enough to show routing by intent.
+const INTENTS = [
+  [/roam|abroad|travel/i, "roaming", "network"],
+  [/bill|charge|invoice|pay/i, "billing_question", "billing"],
+  [/data|signal|network|coverage/i, "network_issue", "network"],
+  [/upgrade|plan|phone|offer/i, "sales_upgrade", "sales"],
+];
+
+function detectedIntent() {
+  const said = transcript.filter((m) => m.author === "customer").map((m) => m.body).join(" ");
+  const found = INTENTS.find(([pattern]) => pattern.test(said));
+  return found ? { intent: found[1], topic: found[2] } : { intent: "talk_to_agent", topic: "general" };
+}
+
+function botContext() {
+  const { intent, topic } = detectedIntent();
+  const said = transcript.filter((m) => m.author === "customer").map((m) => m.body);
+  const context = {
+    intent,
+    attributes: { source: "demo page", topic },
+    transcript: transcript.slice(-50),
+  };
+  if (said.length) context.summary = `Customer said: ${said.join(" / ")}`.slice(0, 1024);
+  try {
+    if (navigator.language) context.locale = navigator.language;
+  } catch (_) {
+    /* no locale: Flex routes without it */
+  }
+  return context;
+}
 
 function addMessage(kind, author, text, status) {
   const item = document.createElement("li");
@@ -108,13 +144,18 @@ async function talkToAgent() {
   try {
     const minted = await getToken();
     identity = minted.identity;
-    const chat = await post("/channel", minted.token, { preEngagementData: { source: "demo page" } });
+    const chat = await post("/channel", minted.token, { context: botContext() });
     $("identity").textContent = chat.identity;
     $("channel-sid").textContent = chat.channelSid;
-    $("channel-status").textContent = chat.reused ? "reused (your open chat)" : "new chat";
+    $("channel-status").textContent = chat.reused
+      ? "reused (your open chat)"
+      : chat.contextDelivered
+        ? "new chat: the agent has your conversation with the assistant"
+        : "new chat (the conversation with the assistant could not be passed on)";
     $("details").hidden = false;
     document.body.dataset.channelSid = chat.channelSid;
     document.body.dataset.reused = String(chat.reused);
+    if (!chat.reused) document.body.dataset.contextDelivered = String(chat.contextDelivered);
     addMessage("received", "Assistant", "I'm handing you over to an agent.");
     await connectTwilio(minted.token, chat.channelSid);
   } catch (error) {
@@ -131,8 +172,18 @@ async function send(event) {
   if (!text) return;
   input.value = "";
   if (!conversation) {
-    const note = identity ? "not delivered: not connected to Twilio" : "the assistant is a demo; press Talk to agent";
-    addMessage("sent", "You", text, note);
+    if (identity) {
+      addMessage("sent", "You", text, "not delivered: not connected to Twilio");
+      return;
+    }
+    addMessage("sent", "You", text);
+    transcript.push({ author: "customer", body: text, at: new Date().toISOString() });
+    const { intent } = detectedIntent();
+    const reply = intent === "talk_to_agent"
+      ? "I'm only a demo assistant. Press Talk to agent and a person will take over."
+      : `That sounds like ${intent.replace(/_/g, " ")}. Press Talk to agent: the agent will see what you told me.`;
+    addMessage("received bot", "Assistant", reply);
+    transcript.push({ author: "bot", body: reply, at: new Date().toISOString() });
     return;
   }
   const item = addMessage("sent", "You", text, "sending…");

@@ -81,9 +81,17 @@ function record(identity) {
 test("Talk to agent opens a chat that DynamoDB records, and reuses it after a reload", async () => {
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${ports.DEV_PORT}/`);
+  // A word with the bot first: its transcript and the intent it detected go with the handoff.
+  await page.getByRole("textbox", { name: "Message" }).fill("My roaming stopped working in Spain");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.locator(".message.bot").nth(1).waitFor();
+  assert.match(await page.locator(".message.bot .text").last().textContent(), /roaming/);
   await page.getByRole("button", { name: "Talk to agent" }).click();
   await page.waitForSelector("body[data-channel-sid]");
   assert.equal(await page.locator("#error").isHidden(), true, await page.locator("#error").textContent());
+  assert.equal(await page.getAttribute("body", "data-context-delivered"), "true",
+    "the bot conversation was posted into the chat (Prism checked each request against Twilio's spec)");
+  assert.match(await page.locator("#channel-status").textContent(), /the agent has your conversation/);
 
   const identity = (await page.locator("#identity").textContent()).trim();
   const channelSid = (await page.locator("#channel-sid").textContent()).trim();

@@ -4,105 +4,17 @@
 
 use std::time::{Duration, Instant};
 
-use flex_handoff::config::{ChannelSettings, Settings};
-use flex_handoff::handlers::channel::{ChannelState, channel_response};
+use flex_handoff::handlers::channel::ChannelState;
 use flex_handoff::store::Slot;
-use flex_handoff::token::TokenIssuer;
-use flex_handoff_testkit::{
-    EventBuilder, MotoServer, STAND_IN_CHANNEL_SID, STAND_IN_CONVERSATION_SID, TwilioStandIns,
-    dev_settings,
+use flex_handoff_testkit::channel::{
+    Harness, WEBHOOK_URL, call, created, field, form, press, requests, twilio_error,
 };
-use serde_json::{Value, json};
+use flex_handoff_testkit::{EventBuilder, STAND_IN_CHANNEL_SID, STAND_IN_CONVERSATION_SID};
+use serde_json::json;
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, ResponseTemplate};
 
 const CONVERSATION: &str = STAND_IN_CONVERSATION_SID;
-const WEBHOOK_URL: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com/twilio/webhook";
-
-struct Harness {
-    _moto: MotoServer,
-    twilio: TwilioStandIns,
-    settings: Settings,
-    channel: ChannelSettings,
-    dynamodb: aws_sdk_dynamodb::Client,
-}
-
-impl Harness {
-    /// Twilio stand-ins answer nothing until a test mounts responses.
-    async fn start(mode: &str) -> Self {
-        let moto = MotoServer::start();
-        let table = moto.create_channels_table();
-        let dynamodb = moto.dynamodb();
-        let twilio = TwilioStandIns::start().await;
-        let channel = twilio.channel_settings(&[
-            ("FLEX_MODE", mode),
-            ("CHANNELS_TABLE", table.as_str()),
-            ("TWILIO_WEBHOOK_URL", WEBHOOK_URL),
-            ("TWILIO_DEADLINE_MS", "3000"),
-        ]);
-        Self {
-            _moto: moto,
-            twilio,
-            settings: dev_settings(&[]),
-            channel,
-            dynamodb,
-        }
-    }
-
-    async fn state(&self) -> ChannelState {
-        ChannelState::build(&self.settings, &self.channel, self.dynamodb.clone()).await
-    }
-
-    fn guest_token(&self, identity: &str) -> String {
-        TokenIssuer::from_settings(&self.settings)
-            .mint(identity, flex_handoff::unix_now())
-            .jwt
-    }
-
-    fn flex(&self) -> &MockServer {
-        &self.twilio.flex
-    }
-}
-
-async fn requests(server: &MockServer, route: &str) -> Vec<Request> {
-    TwilioStandIns::requests(server, route).await
-}
-
-fn created(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(201).set_body_json(body)
-}
-
-fn twilio_error(status: u16, code: u32) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({
-        "code": code, "message": "Twilio says no", "more_info": "https://www.twilio.com/docs/errors", "status": status
-    }))
-}
-
-fn press(token: &str) -> EventBuilder {
-    EventBuilder::new("POST", "/channel").bearer(token)
-}
-
-async fn call(state: &ChannelState, event: EventBuilder) -> (u16, Value) {
-    let response = match channel_response(state, &event.request(), flex_handoff::unix_now()).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    };
-    let body = serde_json::from_slice(response.body().as_ref()).expect("JSON body");
-    (response.status().as_u16(), body)
-}
-
-fn form(request: &Request) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(&request.body)
-        .into_owned()
-        .collect()
-}
-
-fn field<'a>(form: &'a [(String, String)], key: &str) -> Vec<&'a str> {
-    form.iter()
-        .filter(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_chat_is_opened_recorded_and_then_reused_without_calling_twilio() {

@@ -5,8 +5,10 @@
 //! - [`moto`]: a real DynamoDB/Secrets Manager-compatible server and the channels table;
 //! - [`twilio`]: Prism with Twilio's OpenAPI specs, wiremock stand-ins, Twilio's Python library;
 //! - [`events`]: API Gateway events, built or read from `events/`, and their responses;
-//! - [`runtime`]: a function binary run under a fake Lambda Runtime API.
+//! - [`runtime`]: a function binary run under a fake Lambda Runtime API;
+//! - [`channel`]: `create-channel`'s handler on moto and the stand-ins, and its test helpers.
 
+pub mod channel;
 pub mod env;
 pub mod events;
 pub mod moto;
