@@ -259,6 +259,107 @@ def twilio_stand_in(counter):
     return Server(Twilio)
 
 
+TWILIO_DELAY_S = 0.100
+HANDOFF_PRESSES = int(os.environ.get("BENCH_HANDOFF_PRESSES", "15"))
+
+
+def slow_twilio(calls):
+    """A Twilio stand-in for every mode that answers each call after TWILIO_DELAY_S, as Twilio from
+    a nearby region would, and records each call's (arrival, answer) times in `calls`."""
+    lock = threading.Lock()
+
+    class Twilio(Quiet):
+        def handle_call(self, method):
+            arrived = time.perf_counter()
+            if method == "POST":
+                self.body()
+            path = self.path.split("?")[0]
+            time.sleep(TWILIO_DELAY_S)
+            sid = uuid.uuid4().hex
+            if method == "GET" and "/FlexFlows/" in path:
+                answer = {"channel_type": "web", "enabled": True}
+            elif method == "GET":
+                answer = {"conversations": [], "messages": [], "tasks": [], "meta": {}}
+            elif path.endswith("/v1/Interactions"):
+                answer = {"sid": "KD" + sid, "channel": {"type": "web", "sid": "UO" + sid}}
+            else:
+                answer = {"conversation_sid": "CH" + sid, "sid": "CH" + sid}
+            self.reply(201 if method == "POST" else 200, json.dumps(answer).encode(), {"content-type": "application/json"})
+            with lock:
+                calls.append((arrived, time.perf_counter()))
+
+        def do_GET(self):
+            self.handle_call("GET")
+
+        def do_POST(self):
+            self.handle_call("POST")
+    return Server(Twilio)
+
+
+def sequential_round_trips(calls):
+    """The longest chain of calls each made after the one before it was answered: the round
+    trips a press waits for one after another."""
+    calls = sorted(calls)
+    depth = []
+    for i, (arrived, _) in enumerate(calls):
+        before = [depth[j] for j in range(i) if calls[j][1] <= arrived]
+        depth.append(1 + max(before, default=0))
+    return max(depth, default=0)
+
+
+def handoff_latency(env, moto_url):
+    """Press-to-answer of a new chat per Flex mode, with and without a typical transcript (20
+    messages, ~2,000 characters), through the release create-channel binary with Twilio 100 ms away."""
+    log(f"handoff latency: {HANDOFF_PRESSES} new chats per mode and context, Twilio +{TWILIO_DELAY_S * 1000:.0f} ms per call...")
+    typical = [{"author": "customer" if i % 2 == 0 else "bot", "body": f"message {i:02} " + "x" * 89,
+                "at": f"2026-12-04T10:{i:02}:00Z"} for i in range(20)]
+    contexts = {"empty context": None,
+                "20-message transcript": {"intent": "roaming_no_data", "locale": "en-GB", "transcript": typical}}
+    aws = {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+           "AWS_ENDPOINT_URL_DYNAMODB": moto_url, "CHANNELS_TABLE": "bench-channels"}
+    results = {}
+    for mode in ["conversations", "interactions", "chat"]:
+        calls = []
+        twilio = slow_twilio(calls)
+        hosts = {k: f"http://127.0.0.1:{twilio.port}" for k in
+                 ["TWILIO_FLEX_API_URL", "TWILIO_CHAT_API_URL", "TWILIO_CONVERSATIONS_API_URL", "TWILIO_TASKROUTER_API_URL"]}
+        runtime = RuntimeApi()
+        lambda_env = {"AWS_LAMBDA_RUNTIME_API": runtime.address(), "AWS_LAMBDA_FUNCTION_NAME": "bench",
+                      "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                      "PATH": os.environ["PATH"], "RUST_LOG": "error", "FLEX_MODE": mode}
+        process = subprocess.Popen([str(TARGET / "release" / "create-channel")], env={**env, **aws, **hosts, **lambda_env},
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            for label, context in contexts.items():
+                times, trips, counts = [], [], []
+                for i in range(HANDOFF_PRESSES + 1):
+                    data = json.loads(guest_event("channel-guest.json", f"guest-{uuid.uuid4()}"))
+                    data["body"] = json.dumps({"context": context} if context else {})
+                    calls.clear()
+                    request_id = f"{mode}-{label.split()[0]}-{i}"
+                    runtime.events.put((request_id, json.dumps(data)))
+                    got, done, payload = runtime.responses.get(timeout=60)
+                    assert got == request_id
+                    answer = json.loads(payload)
+                    assert answer.get("statusCode") == 201, f"{mode}: {answer}"
+                    body = json.loads(answer["body"])
+                    assert body.get("contextDelivered") is True, f"{mode}: {body}"
+                    if i == 0:
+                        continue  # the first press also pays for the process's first connections
+                    times.append((done - runtime.served[request_id]) / 1e6)
+                    trips.append(sequential_round_trips(calls))
+                    counts.append(len(calls))
+                results[(mode, label)] = {"ms": spread(times), "trips": max(trips), "calls": max(counts)}
+        except queue.Empty:
+            raise SystemExit(f"create-channel ({mode}) did not answer: {process.stderr.read().decode()[-2000:]}")
+        finally:
+            process.kill()
+            process.wait()
+            runtime.close()
+            twilio.httpd.shutdown()
+    return results
+
+
 def spread(values):
     values = sorted(values)
     q = statistics.quantiles(values, n=10)
@@ -319,11 +420,12 @@ def main():
         try:
             moto_url = f"http://127.0.0.1:{moto.args[-1]}"
             cold, warm, trips = measure(env, moto_url)
+            handoff = handoff_latency(env, moto_url)
         finally:
             moto.kill()
     arch, arch_note, sizes = artifacts()
     hot = criterion()
-    report(cold, warm, trips, arch, arch_note, sizes, hot)
+    report(cold, warm, trips, handoff, arch, arch_note, sizes, hot)
 
 
 def free_port():
@@ -450,7 +552,7 @@ def mib(kib):
     return kib / 1024
 
 
-def report(cold, warm, trips, arch, arch_note, sizes, hot):
+def report(cold, warm, trips, handoff, arch, arch_note, sizes, hot):
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     box, versions = machine()
     init = {name: spread([r.init_ms for r in runs]) for name, runs in cold.items()}
@@ -514,6 +616,14 @@ def report(cold, warm, trips, arch, arch_note, sizes, hot):
         tw = ", ".join(f"{k} {v}" for k, v in sorted(t["twilio"].items())) or "none"
         lines.append(f"| {label} | {t['status']} | {dynamo} | {tw} |")
 
+    lines += ["", f"## Handoff latency (Twilio {TWILIO_DELAY_S * 1000:.0f} ms away)", "",
+              f"A new chat per press, {HANDOFF_PRESSES} presses per row after one warm-up, through the release create-channel",
+              f"binary; every Twilio call is answered after {TWILIO_DELAY_S * 1000:.0f} ms. Sequential round trips: the longest chain of",
+              "Twilio calls each made after the previous one was answered (concurrent calls count once).", "",
+              "| mode | context | median ms | p90 ms | sequential Twilio round trips | Twilio calls |", "|---|---|---|---|---|---|"]
+    for (mode, label), r in handoff.items():
+        lines.append(f"| {mode} | {label} | {r['ms']['median']:.0f} | {r['ms']['p90']:.0f} | {r['trips']} | {r['calls']} |")
+
     worst = max(init[f]["median"] for f in FUNCTIONS)
     fastest_ratio = min(node / init[f]["median"] for f in FUNCTIONS)
     peak = max(mib(r.hwm_warm_kib) for n, r in warm.items() if n in FUNCTIONS)
@@ -533,6 +643,11 @@ def report(cold, warm, trips, arch, arch_note, sizes, hot):
         f"| token mint and verify >= 300,000/s | {1e9 / hot['token/mint']:,.0f} and {1e9 / hot['token/verify']:,.0f} per second | {verdict(min(1e9 / hot['token/mint'], 1e9 / hot['token/verify']) >= 300000)} |",
         f"| signature check >= 500,000/s | {1e9 / hot['webhook/signature_check']:,.0f} per second | {verdict(1e9 / hot['webhook/signature_check'] >= 500000)} |",
         f"| reuse: 1 DynamoDB read, no Twilio call | {sum(reuse['dynamodb'].values())} DynamoDB call(s), {sum(reuse['twilio'].values())} Twilio | {verdict(reuse['dynamodb'] == {'GetItem': 1} and not reuse['twilio'])} |",
+        f"| interactions, no transcript: <= 3 sequential Twilio round trips | {handoff[('interactions', 'empty context')]['trips']} | "
+        f"{verdict(handoff[('interactions', 'empty context')]['trips'] <= 3)} |",
+        f"| a 20-message transcript adds <= 1 sequential round trip, every mode | "
+        + ", ".join(f"{m} +{handoff[(m, '20-message transcript')]['trips'] - handoff[(m, 'empty context')]['trips']}" for m in ("conversations", "interactions", "chat"))
+        + f" | {verdict(all(handoff[(m, '20-message transcript')]['trips'] - handoff[(m, 'empty context')]['trips'] <= 1 for m in ('conversations', 'interactions', 'chat')))} |",
         f"| new chat: <= 1 read, 1 conditional write (+1 update), 2 Twilio calls | {reads(new)} read(s), {sum(new['dynamodb'].values()) - reads(new)} write(s), {sum(new['twilio'].values())} Twilio | "
         f"{verdict(reads(new) <= 1 and sum(new['dynamodb'].values()) - reads(new) <= 2 and sum(new['twilio'].values()) <= 2)} |",
         "",
