@@ -459,28 +459,13 @@ impl Flex {
     /// webhook fires for it. At most once: a repeat after a lost answer would show twice.
     /// A failure is logged and reported as `Err(())`: the chat stands without its history.
     async fn post_history(&self, sid: &str, message: &HistoryMessage) -> Result<(), ()> {
-        let (url, author_field) = match self.chat_api() {
-            ChatApi::Conversations => (
-                format!(
-                    "{}/v1/Services/{}/Conversations/{sid}/Messages",
-                    self.hosts.conversations, self.chat_service_sid
-                ),
-                "Author",
-            ),
-            ChatApi::ProgrammableChat => (
-                format!(
-                    "{}/v2/Services/{}/Channels/{sid}/Messages",
-                    self.hosts.chat, self.chat_service_sid
-                ),
-                "From",
-            ),
-        };
+        let (author_parameter, _) = self.author_names();
         self.twilio
             .create(
                 "post history message",
-                &url,
+                &self.chat_url(sid, "Messages"),
                 &[
-                    (author_field, HISTORY_AUTHOR),
+                    (author_parameter, HISTORY_AUTHOR),
                     ("Body", &message.body),
                     ("Attributes", &message.attributes),
                 ],
@@ -495,23 +480,12 @@ impl Flex {
     /// How many history messages the chat already has.
     async fn history_posted(&self, sid: &str) -> Result<usize, TwilioError> {
         let what = "list chat messages";
-        let (url, author_field) = match self.chat_api() {
-            ChatApi::Conversations => (
-                format!(
-                    "{}/v1/Services/{}/Conversations/{sid}/Messages",
-                    self.hosts.conversations, self.chat_service_sid
-                ),
-                "author",
-            ),
-            ChatApi::ProgrammableChat => (
-                format!(
-                    "{}/v2/Services/{}/Channels/{sid}/Messages",
-                    self.hosts.chat, self.chat_service_sid
-                ),
-                "from",
-            ),
-        };
-        let url = self.url_with(what, &url, &[("PageSize", "100")])?;
+        let (_, author_field) = self.author_names();
+        let url = self.url_with(
+            what,
+            &self.chat_url(sid, "Messages"),
+            &[("PageSize", "100")],
+        )?;
         let listed = self.twilio.get(what, &url).await?;
         Ok(listed["messages"]
             .as_array()
@@ -521,14 +495,33 @@ impl Flex {
             .count())
     }
 
+    /// `resource` (`Messages`, `Webhooks`) of one chat, in the mode's chat API.
+    fn chat_url(&self, sid: &str, resource: &str) -> String {
+        match self.chat_api() {
+            ChatApi::Conversations => format!(
+                "{}/v1/Services/{}/Conversations/{sid}/{resource}",
+                self.hosts.conversations, self.chat_service_sid
+            ),
+            ChatApi::ProgrammableChat => format!(
+                "{}/v2/Services/{}/Channels/{sid}/{resource}",
+                self.hosts.chat, self.chat_service_sid
+            ),
+        }
+    }
+
+    /// A message's author: the form parameter that sets it and the JSON field that reads it.
+    fn author_names(&self) -> (&'static str, &'static str) {
+        match self.chat_api() {
+            ChatApi::Conversations => ("Author", "author"),
+            ChatApi::ProgrammableChat => ("From", "from"),
+        }
+    }
+
     /// Registers our webhook for the chat-end events on one chat.
     pub async fn register_close_webhook(&self, sid: &str) -> Result<(), TwilioError> {
+        let url = self.chat_url(sid, "Webhooks");
         match self.chat_api() {
             ChatApi::Conversations => {
-                let url = format!(
-                    "{}/v1/Services/{}/Conversations/{sid}/Webhooks",
-                    self.hosts.conversations, self.chat_service_sid
-                );
                 // This API's enum spells methods in lower case, unlike Chat's.
                 self.register_webhook(
                     &url,
@@ -542,10 +535,6 @@ impl Flex {
                 .await
             }
             ChatApi::ProgrammableChat => {
-                let url = format!(
-                    "{}/v2/Services/{}/Channels/{sid}/Webhooks",
-                    self.hosts.chat, self.chat_service_sid
-                );
                 self.register_webhook(
                     &url,
                     &[
