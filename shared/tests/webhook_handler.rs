@@ -328,3 +328,95 @@ async fn open_then_agent_closes_then_the_next_press_opens_a_new_chat() {
     );
     assert!(history.expires_at.is_some(), "history until its TTL");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interactions_chat_ends_like_a_conversation_and_the_next_press_gets_a_new_handoff() {
+    let h = Harness::start().await;
+    let twilio = TwilioStandIns::start().await;
+    let (first, second) = (
+        "CH0000000000000000000000000000cccc",
+        "CH0000000000000000000000000000dddd",
+    );
+    for (priority, sid) in [(1, first), (2, second)] {
+        let mock = Mock::given(method("POST"))
+            .and(wiremock::matchers::path_regex(
+                "/ConversationWithParticipants$",
+            ))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(json!({"sid": sid, "state": "active"})),
+            )
+            .with_priority(priority);
+        if priority == 1 {
+            mock.up_to_n_times(1).mount(&twilio.conversations).await;
+        } else {
+            mock.mount(&twilio.conversations).await;
+        }
+    }
+    twilio.answer_normally().await;
+    let settings = dev_settings(&[]);
+    let channel_settings = twilio.channel_settings(&[
+        ("FLEX_MODE", "interactions"),
+        ("CHANNELS_TABLE", h.table.as_str()),
+        ("TWILIO_WEBHOOK_URL", PUBLIC_URL),
+    ]);
+    let channels = ChannelState::build(&settings, &channel_settings, h.dynamodb.clone()).await;
+    let token = TokenIssuer::from_settings(&settings)
+        .mint("guest-interactions", flex_handoff::unix_now())
+        .jwt;
+    let press = || async {
+        let request = EventBuilder::new("POST", "/channel")
+            .bearer(&token)
+            .request();
+        channel_response(&channels, &request, flex_handoff::unix_now())
+            .await
+            .unwrap()
+    };
+    assert_eq!(press().await.status(), 201);
+
+    // Flex closes the conversation when the agent completes the task.
+    let closed = [
+        ("EventType", "onConversationStateUpdated"),
+        ("ConversationSid", first),
+        ("StateTo", "closed"),
+    ];
+    let (status, body) = call(&h.state, signed(&closed)).await;
+    assert_eq!((status, body["result"].as_str()), (200, Some("closed")));
+    let history = h.store().chat(first).await.unwrap().unwrap();
+    assert_eq!(history.status, "closed");
+    assert!(
+        history.interaction.is_some(),
+        "the closed record keeps the Interaction for closing it later"
+    );
+
+    let reopened = press().await;
+    assert_eq!(reopened.status(), 201);
+    let reopened: Value = serde_json::from_slice(reopened.body().as_ref()).unwrap();
+    assert_eq!(reopened["channelSid"], second);
+    let names: Vec<String> =
+        TwilioStandIns::requests(&twilio.conversations, "/ConversationWithParticipants")
+            .await
+            .iter()
+            .map(|request| {
+                url::form_urlencoded::parse(&request.body)
+                    .find(|(key, _)| key == "UniqueName")
+                    .unwrap()
+                    .1
+                    .into_owned()
+            })
+            .collect();
+    assert_eq!(names.len(), 2);
+    assert_ne!(names[0], names[1], "each handoff has its own unique name");
+    assert_eq!(
+        h.store().active_slot("guest-interactions").await.unwrap(),
+        Slot::Active(flex_handoff::store::ActiveChat {
+            identity: "guest-interactions".into(),
+            channel_sid: second.into(),
+            mode: "interactions".into(),
+            created_at: match h.store().active_slot("guest-interactions").await.unwrap() {
+                Slot::Active(chat) => chat.created_at,
+                other => panic!("{other:?}"),
+            },
+            interaction: None,
+        })
+    );
+}
