@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make dev`: the whole product on this machine, no AWS or Twilio account needed.
-#   DynamoDB      moto_server, table created from template.yaml's schema
+#   DynamoDB      moto under one lock (local/moto_atomic.py), table from template.yaml's schema
 #   Twilio        Prism mocks of Twilio's official OpenAPI specs (dynamic: each chat its own SID)
 #                 behind one local "Twilio" host (local/devserver.py twilio)
 #   functions     all three under `cargo lambda watch`, env from local/dev.env plus local endpoints
@@ -55,7 +55,7 @@ wait_for_port() { # port name seconds
 
 overrides=()
 if [ "$local_aws" = mock ]; then
-  start dynamodb moto_server -H 127.0.0.1 -p "$dynamodb_port"
+  start dynamodb python3 local/moto_atomic.py -H 127.0.0.1 -p "$dynamodb_port"
   wait_for_port "$dynamodb_port" dynamodb 30
   table=$(grep '^CHANNELS_TABLE=' local/dev.env | cut -d= -f2)
   python3 local/create_table.py "http://127.0.0.1:$dynamodb_port" "$table"
@@ -125,7 +125,7 @@ flex-handoff is running (logs in $run_dir/):
   demo page + API   $api/            POST /token, /channel, /twilio/webhook
   functions         http://127.0.0.1:$lambda_port/lambda-url/<function>/   (cargo lambda watch)
 MSG
-[ "$local_aws" = mock ] && echo "  DynamoDB          http://127.0.0.1:$dynamodb_port   (moto_server, table ${table})"
+[ "$local_aws" = mock ] && echo "  DynamoDB          http://127.0.0.1:$dynamodb_port   (moto, one request at a time: local/moto_atomic.py; table ${table})"
 [ "$local_twilio" = mock ] && echo "  Twilio (mock)     http://127.0.0.1:$twilio_port   (Prism on $prism_port-$((prism_port + 3)): Twilio's OpenAPI specs)"
 cat <<MSG
 

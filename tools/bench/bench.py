@@ -416,7 +416,7 @@ def signed_close_event(env, channel_sid):
 def main():
     build()
     env = dev_env()
-    with subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(free_port())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as moto:
+    with subprocess.Popen([sys.executable, str(ROOT / "local/moto_atomic.py"), "-H", "127.0.0.1", "-p", str(free_port())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as moto:
         try:
             moto_url = f"http://127.0.0.1:{moto.args[-1]}"
             cold, warm, trips = measure(env, moto_url)

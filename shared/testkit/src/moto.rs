@@ -8,8 +8,10 @@ use flex_handoff::aws::LambdaEnvironment;
 use crate::env::workspace_root;
 use crate::process::spawn_server;
 
-/// A `moto_server` (DynamoDB, Secrets Manager, …) on a free loopback port, stopped on drop.
-/// `moto_server` must be on PATH: `make test` puts the pinned one from `.venv` there.
+/// moto (DynamoDB, Secrets Manager, …) on a free loopback port, stopped on drop, served by
+/// `local/moto_atomic.py`: every request under one lock, so conditional writes and transactions
+/// are atomic as in DynamoDB. `python3` on PATH must have the pinned `moto[server]`: `make test`
+/// puts `.venv/bin` first.
 pub struct MotoServer {
     child: Child,
     pub endpoint: String,
@@ -17,8 +19,17 @@ pub struct MotoServer {
 
 impl MotoServer {
     pub fn start() -> Self {
-        let (child, endpoint) = spawn_server("moto_server", Duration::from_secs(30), |port| {
-            let mut command = Command::new("moto_server");
+        let launcher = workspace_root().join("local/moto_atomic.py");
+        // The control: FLEX_HANDOFF_PLAIN_MOTO=1 runs a test against moto without the lock.
+        let plain = std::env::var_os("FLEX_HANDOFF_PLAIN_MOTO").is_some();
+        let (child, endpoint) = spawn_server("moto", Duration::from_secs(30), |port| {
+            let mut command = if plain {
+                Command::new("moto_server")
+            } else {
+                let mut command = Command::new("python3");
+                command.arg(&launcher);
+                command
+            };
             command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
             command
         });
