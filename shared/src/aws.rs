@@ -42,7 +42,8 @@ macro_rules! service_config {
             .behavior_version($sdk::config::BehaviorVersion::latest())
             .region($sdk::config::Region::new(lambda.region.clone()))
             .credentials_provider(lambda.credentials())
-            .http_client(https_client());
+            .http_client(https_client())
+            .timeout_config(timeouts());
         if let Some(url) = lambda.endpoint_url(&lambda.$endpoint_override) {
             builder = builder.endpoint_url(url);
         }
@@ -132,11 +133,29 @@ async fn client<C>(
         None => {
             let config = aws_config::defaults(BehaviorVersion::latest())
                 .http_client(https_client())
+                .timeout_config(timeouts())
                 .load()
                 .await;
             generic(&config)
         }
     }
+}
+
+/// How long one attempt of an AWS call may take, its connection included.
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long one AWS call may take, the SDK's retries included: well inside the 10 s function
+/// timeout and the 15 s claim lease, so a hanging call cannot outlive the claim it works under.
+pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The SDK sets no operation or attempt timeout by default: a call could hang until Lambda
+/// kills the function.
+fn timeouts() -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
+    aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
 }
 
 /// The HTTPS client every AWS client uses.

@@ -14,6 +14,8 @@
 //! that name; an Interaction is created at most once (see [`TwilioClient::create`]), and a
 //! request taking over a dead one's claim looks for its task before creating another.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::{Map, Value, json};
 
 use crate::chat_end::ChatApi;
@@ -53,6 +55,16 @@ pub struct Flex {
     mode: FlexMode,
     chat_service_sid: String,
     webhook_url: String,
+}
+
+/// Why a chat could not be opened, and whether Twilio may hold it anyway.
+#[derive(Debug)]
+pub struct OpenFailure {
+    pub error: TwilioError,
+    /// Twilio may have made the chat: a create's answer was lost, a step after the create
+    /// failed, or the request was completing a dead one's chat. The claim must then stay, so the
+    /// press after its lease completes that chat instead of opening a second.
+    pub chat_may_exist: bool,
 }
 
 /// What a task lookup found.
@@ -115,6 +127,24 @@ impl Flex {
         &self,
         chat: &NewChat<'_>,
         recovering: bool,
+    ) -> Result<OpenedChat, OpenFailure> {
+        let created = AtomicBool::new(false);
+        self.open(chat, recovering, &created)
+            .await
+            .map_err(|error| OpenFailure {
+                chat_may_exist: recovering
+                    || created.load(Ordering::Relaxed)
+                    || error.may_have_created(),
+                error,
+            })
+    }
+
+    /// [`Self::open_chat`]'s steps; `created` is set once a create has succeeded.
+    async fn open(
+        &self,
+        chat: &NewChat<'_>,
+        recovering: bool,
+        created: &AtomicBool,
     ) -> Result<OpenedChat, TwilioError> {
         let history = history_messages(chat.context);
         match &self.mode {
@@ -125,9 +155,9 @@ impl Flex {
                 let pre_engagement =
                     task::to_json(&task::fit(chat.pre_engagement_data, chat.context));
                 let chat_name = chat_name(chat);
-                let created = self
+                let answer = self
                     .twilio
-                    .post(
+                    .create(
                         "create web chat",
                         &format!("{}/v2/WebChats", self.hosts.flex),
                         &[
@@ -139,7 +169,8 @@ impl Flex {
                         ],
                     )
                     .await?;
-                let sid = channel_sid("create web chat", &created["conversation_sid"])?;
+                created.store(true, Ordering::Relaxed);
+                let sid = channel_sid("create web chat", &answer["conversation_sid"])?;
                 self.hand_over(sid, &history, None).await
             }
             FlexMode::Chat { flex_flow_sid } => {
@@ -148,9 +179,10 @@ impl Flex {
                 let chat_name = chat_name(chat);
                 // Flex returns the identity's active channel on this Flex Flow rather than
                 // opening a second, so opening again is also how a dead request's chat is found.
-                let created = self
+                // Still created at most once per request: that reuse is Flex's, not verifiable here.
+                let answer = self
                     .twilio
-                    .post(
+                    .create(
                         "create Flex channel",
                         &format!("{}/v1/Channels", self.hosts.flex),
                         &[
@@ -163,7 +195,8 @@ impl Flex {
                         ],
                     )
                     .await?;
-                let sid = channel_sid("create Flex channel", &created["sid"])?;
+                created.store(true, Ordering::Relaxed);
+                let sid = channel_sid("create Flex channel", &answer["sid"])?;
                 if recovering {
                     self.resume(sid, &history, None).await
                 } else {
@@ -171,7 +204,7 @@ impl Flex {
                 }
             }
             FlexMode::Interactions(routing) => {
-                self.open_interaction(routing, chat, &history, recovering)
+                self.open_interaction(routing, chat, &history, recovering, created)
                     .await
             }
         }
@@ -183,6 +216,7 @@ impl Flex {
         chat: &NewChat<'_>,
         history: &[HistoryMessage],
         recovering: bool,
+        created: &AtomicBool,
     ) -> Result<OpenedChat, TwilioError> {
         let existing = if recovering {
             self.conversation_named(chat.handoff_id).await?
@@ -191,6 +225,7 @@ impl Flex {
         };
         let Some(sid) = existing else {
             let sid = self.create_conversation(routing, chat).await?;
+            created.store(true, Ordering::Relaxed);
             let opened = self.hand_over(sid, history, None).await?;
             let interaction = self
                 .create_interaction(routing, &opened.channel_sid, chat)

@@ -46,6 +46,15 @@ pub enum TwilioError {
 }
 
 impl TwilioError {
+    /// Whether a failed create may still have been performed: then what it made must be looked
+    /// for before anything is created again.
+    pub fn may_have_created(&self) -> bool {
+        matches!(
+            self,
+            TwilioError::OutcomeUnknown { .. } | TwilioError::Timeout { .. }
+        )
+    }
+
     /// Twilio answered that the resource does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, TwilioError::Rejected { status: 404, .. })
@@ -179,7 +188,12 @@ impl TwilioClient {
                     maybe_performed: true,
                     ..
                 } if retries == Retries::UnlessPerformed => {
-                    return Err(TwilioError::OutcomeUnknown { what, reason });
+                    // Either way Twilio may have done it; a timeout keeps its own answer (504).
+                    return Err(if Instant::now() >= deadline {
+                        timeout()
+                    } else {
+                        TwilioError::OutcomeUnknown { what, reason }
+                    });
                 }
                 Attempt::Retry {
                     reason,

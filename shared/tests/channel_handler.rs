@@ -215,7 +215,7 @@ async fn twilio_429_is_retried_after_the_time_it_asks_for() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn persistent_twilio_5xx_is_a_503_after_bounded_retries_and_leaves_no_record() {
+async fn a_5xx_on_a_create_is_not_repeated_and_keeps_the_claim_for_recovery() {
     let h = Harness::start("conversations").await;
     Mock::given(method("POST"))
         .and(path("/v2/WebChats"))
@@ -231,13 +231,43 @@ async fn persistent_twilio_5xx_is_a_503_after_bounded_retries_and_leaves_no_reco
     );
     assert_eq!(
         requests(h.flex(), "/v2/WebChats").await.len(),
-        4,
-        "bounded: 4 attempts"
+        1,
+        "a 5xx may come after Twilio opened the chat: repeating could open a second"
+    );
+    assert!(
+        matches!(
+            state.store.active_slot("guest-e").await.unwrap(),
+            Slot::Pending { .. }
+        ),
+        "the claim stays until its lease ends, so no other press opens a chat meanwhile"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idempotent_calls_are_retried_within_bounds() {
+    let h = Harness::start("conversations").await;
+    Mock::given(method("POST"))
+        .and(path_regex("/Webhooks$"))
+        .respond_with(twilio_error(503, 20503))
+        .with_priority(1)
+        .mount(&h.twilio.conversations)
+        .await;
+    h.twilio.answer_normally().await;
+    let state = h.state().await;
+    let (status, body) = call(&state, press(&h.guest_token("guest-e2"))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("upstream_unavailable")),
+        "{body}"
     );
     assert_eq!(
-        state.store.active_slot("guest-e").await.unwrap(),
-        Slot::Empty,
-        "no half-written record"
+        requests(&h.twilio.conversations, "/Webhooks").await.len(),
+        4,
+        "a webhook registration may be repeated: bounded, 4 attempts"
+    );
+    assert!(
+        state.store.chat(CONVERSATION).await.unwrap().is_none(),
+        "no record"
     );
 }
 
@@ -294,33 +324,79 @@ async fn a_slow_twilio_is_a_504_within_the_deadline() {
         "deadline 3 s: {:?}",
         started.elapsed()
     );
-    assert_eq!(
-        state.store.active_slot("guest-g").await.unwrap(),
-        Slot::Empty
+    assert!(
+        matches!(
+            state.store.active_slot("guest-g").await.unwrap(),
+            Slot::Pending { .. }
+        ),
+        "Twilio may still open the chat: the claim stays for the press after its lease"
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_failed_webhook_registration_fails_the_request_and_leaves_no_record() {
+async fn a_chat_whose_webhook_failed_is_kept_claimed_and_completed_by_the_next_press() {
     let h = Harness::start("conversations").await;
-    Mock::given(method("POST"))
-        .and(path("/v2/WebChats"))
-        .respond_with(created(json!({"conversation_sid": CONVERSATION})))
-        .mount(h.flex())
-        .await;
     Mock::given(method("POST"))
         .and(path_regex("/Webhooks$"))
         .respond_with(twilio_error(403, 20403))
+        .up_to_n_times(1)
+        .with_priority(1)
         .mount(&h.twilio.conversations)
         .await;
+    h.twilio.answer_normally().await;
     let state = h.state().await;
-    let (status, _) = call(&state, press(&h.guest_token("guest-h"))).await;
+    let token = h.guest_token("guest-h");
+    let (status, _) = call(&state, press(&token)).await;
     assert_eq!(status, 502);
-    assert_eq!(
-        state.store.active_slot("guest-h").await.unwrap(),
-        Slot::Empty
+    assert!(
+        state.store.chat(CONVERSATION).await.unwrap().is_none(),
+        "no record yet"
     );
-    assert!(state.store.chat(CONVERSATION).await.unwrap().is_none());
+    assert!(
+        matches!(
+            state.store.active_slot("guest-h").await.unwrap(),
+            Slot::Pending { .. }
+        ),
+        "the chat exists in Twilio: the claim stays"
+    );
+
+    // After the lease, the next press finds that chat and completes it: no second chat.
+    Mock::given(method("GET"))
+        .and(path_regex("/ParticipantConversations$"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"conversations": [
+            {"conversation_sid": CONVERSATION, "conversation_state": "active",
+             "conversation_date_created": "2026-11-23T10:05:00Z"}], "meta": {}})),
+        )
+        .with_priority(1)
+        .mount(&h.twilio.conversations)
+        .await;
+    let later = flex_handoff::unix_now() + 16;
+    let response =
+        flex_handoff::handlers::channel::channel_response(&state, &press(&token).request(), later)
+            .await
+            .unwrap();
+    assert_eq!(response.status(), 201);
+    assert_eq!(
+        requests(h.flex(), "/v2/WebChats").await.len(),
+        1,
+        "one chat"
+    );
+    assert_eq!(
+        requests(&h.twilio.conversations, "/Webhooks").await.len(),
+        2,
+        "the webhook, again"
+    );
+    assert_eq!(
+        state
+            .store
+            .chat(CONVERSATION)
+            .await
+            .unwrap()
+            .unwrap()
+            .identity,
+        "guest-h"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

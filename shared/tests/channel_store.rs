@@ -242,3 +242,45 @@ async fn an_unreachable_table_is_an_error_not_an_empty_slot() {
         error.detail
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hanging_dynamodb_fails_within_the_operation_timeout_well_inside_the_lease() {
+    use flex_handoff::aws::{ATTEMPT_TIMEOUT, LambdaEnvironment, OPERATION_TIMEOUT};
+    use flex_handoff::handlers::channel::CLAIM_LEASE_SECONDS;
+    use std::time::{Duration, Instant};
+
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let env = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.as_str()),
+    ];
+    let lambda = LambdaEnvironment::from_env(|name| {
+        env.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    })
+    .unwrap();
+    let store = ChannelStore::new(lambda.dynamodb_client(), "channels", 30);
+
+    let started = Instant::now();
+    let error = store.active_slot("guest-hang").await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        took >= ATTEMPT_TIMEOUT && took <= OPERATION_TIMEOUT + Duration::from_millis(1500),
+        "{took:?}: {error}"
+    );
+    assert!(
+        OPERATION_TIMEOUT * 2 < Duration::from_secs(CLAIM_LEASE_SECONDS as u64),
+        "the claim and the activation together end inside the lease"
+    );
+}

@@ -17,7 +17,6 @@ use crate::identity::{Caller, NewGuests, resolve_caller};
 use crate::store::{ActiveChat, ChannelStore, Slot};
 use crate::token::TokenIssuer;
 use crate::twilio::TwilioClient;
-use crate::twilio::TwilioError;
 
 pub const MAX_FRIENDLY_NAME_CHARS: usize = 64;
 /// `preEngagementData` rides on the agent's task, whose attribute budget it shares with the
@@ -171,23 +170,24 @@ pub async fn channel_response(
                     id: &claim_id,
                     recovering,
                     clock: &clock,
+                    claimed_after: clock.elapsed(),
                 };
-                let opened = open_and_record(state, &claim, &caller, &chat, mode).await;
-                match &opened {
-                    // Twilio may have made the chat: keep the claim, so the press after its
-                    // lease completes that chat instead of opening another.
-                    Err(ApiError::Upstream(TwilioError::OutcomeUnknown { .. })) => {
-                        tracing::warn!("keeping the claim: a create's outcome is unknown");
+                return match open_and_record(state, &claim, &caller, &chat, mode).await {
+                    Ok((chat, delivered)) => respond_with(&chat, Some(delivered)),
+                    // Twilio may have the chat: the claim stays, so the press after its lease
+                    // completes that chat instead of opening a second.
+                    Err(failure) if failure.chat_may_exist => {
+                        tracing::warn!("keeping the claim: Twilio may have opened the chat");
+                        Err(failure.error)
                     }
-                    // Leave no record claiming a chat that does not exist.
-                    Err(_) => {
+                    // Leave no claim for a chat that does not exist.
+                    Err(failure) => {
                         if let Err(error) = state.store.release(&caller.identity, &claim_id).await {
                             tracing::warn!(%error, "could not release the claim; its lease will expire");
                         }
+                        Err(failure.error)
                     }
-                    Ok(_) => {}
-                }
-                return opened.and_then(|(chat, delivered)| respond_with(&chat, Some(delivered)));
+                };
             }
         }
     }
@@ -199,6 +199,14 @@ struct Claim<'a> {
     /// It took over an expired claim, whose request may have opened a chat before dying.
     recovering: bool,
     clock: &'a RequestClock,
+    /// When, on the request's clock, the claim was won.
+    claimed_after: Duration,
+}
+
+/// Why opening failed, and whether the chat may exist in Twilio all the same.
+struct Failure {
+    error: ApiError,
+    chat_may_exist: bool,
 }
 
 /// Opens the chat and records it; also says whether the bot's history reached it.
@@ -208,8 +216,20 @@ async fn open_and_record(
     caller: &Caller,
     chat: &NewChat<'_>,
     mode: &str,
-) -> Result<(ActiveChat, bool), ApiError> {
-    let opened = state.flex.open_chat(chat, claim.recovering).await?;
+) -> Result<(ActiveChat, bool), Failure> {
+    let opened = state
+        .flex
+        .open_chat(chat, claim.recovering)
+        .await
+        .map_err(|failure| Failure {
+            error: failure.error.into(),
+            chat_may_exist: failure.chat_may_exist,
+        })?;
+    // From here the chat exists in Twilio: every failure keeps the claim.
+    let exists = |error: ApiError| Failure {
+        error,
+        chat_may_exist: true,
+    };
     let active = ActiveChat {
         identity: caller.identity.clone(),
         channel_sid: opened.channel_sid,
@@ -217,7 +237,12 @@ async fn open_and_record(
         created_at: claim.clock.now(),
         interaction: opened.interaction,
     };
-    if state.store.activate(claim.id, &active).await? {
+    if state
+        .store
+        .activate(claim.id, &active)
+        .await
+        .map_err(|error| exists(error.into()))?
+    {
         tracing::info!(
             channel_sid = %active.channel_sid,
             mode,
@@ -226,10 +251,18 @@ async fn open_and_record(
         );
         Ok((active, opened.context_delivered))
     } else {
-        Err(ApiError::Internal(format!(
-            "claim lost while opening {}: the request outlived its lease",
+        // Another request holds the claim now. With a lease above the function timeout that
+        // takes a store that let two claims win; say how long this one held it.
+        let held = (claim.clock.elapsed() - claim.claimed_after).as_secs_f64();
+        let cause = if held >= CLAIM_LEASE_SECONDS as f64 {
+            "this request outlived its lease"
+        } else {
+            "another request took it over within the lease: the store let two claims win"
+        };
+        Err(exists(ApiError::Internal(format!(
+            "claim lost while opening {} after {held:.1} s of a {CLAIM_LEASE_SECONDS} s lease: {cause}",
             active.channel_sid
-        )))
+        ))))
     }
 }
 
