@@ -1,0 +1,304 @@
+"""The load suite: real release binaries as separate processes (Lambda instances), each behind its
+own Runtime API emulator, against moto under one lock (local/moto_atomic.py) and a stateful
+Twilio stand-in. Every scenario asserts its outcome; figures come from the run.
+
+  --quick  the sizes `make test` runs (a minute or so)
+  (none)   `make load`: the full sizes, written to tools/load/results.md and BENCHMARKS.md
+
+Scenarios:
+  many customers   N presses from N customers across >= 8 instances: N chats, N records, 0 errors
+  double click     P concurrent presses by one customer across F fresh instances, R times, with
+                   every core busy: exactly one chat each time, every answer 2xx
+  duplicate close  W signed close webhooks (10 per chat) across 4 instances: each chat closed
+                   exactly once, all 2xx; the next press opens a new chat
+"""
+
+import concurrent.futures
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools/bench"))
+import bench  # noqa: E402  (the Runtime API emulator, events, signing)
+import boto3  # noqa: E402
+
+QUICK = "--quick" in sys.argv
+SIZES = {
+    "customers": 120 if QUICK else 1000,
+    "instances": 8,
+    "double_click_presses": 50,
+    "double_click_instances": 20,
+    "double_click_rounds": 3 if QUICK else 20,
+    "close_chats": 20,
+    "close_duplicates": 10,
+    "webhook_instances": 4,
+}
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+class Twilio:
+    """What the functions call, with state: each WebChats create makes a conversation for the
+    identity; participant conversations list them; webhooks register. Thread-safe."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.conversations = {}  # sid -> identity
+        self.webhooks = {}  # sid -> count
+        outer = self
+
+        class Handler(bench.Quiet):
+            def do_GET(self):
+                url = urllib.parse.urlsplit(self.path)
+                identity = dict(urllib.parse.parse_qsl(url.query)).get("Identity")
+                with outer.lock:
+                    listed = [{"conversation_sid": sid, "conversation_state": "active",
+                               "conversation_date_created": "2026-12-04T10:00:00Z"}
+                              for sid, owner in outer.conversations.items() if owner == identity]
+                self.reply(200, json.dumps({"conversations": listed, "meta": {}}).encode(),
+                           {"content-type": "application/json"})
+
+            def do_POST(self):
+                form = dict(urllib.parse.parse_qsl(self.body().decode()))
+                path = urllib.parse.urlsplit(self.path).path
+                sid = "CH" + uuid.uuid4().hex
+                with outer.lock:
+                    if path == "/v2/WebChats":
+                        outer.conversations[sid] = form["Identity"]
+                    elif path.endswith("/Webhooks"):
+                        chat = path.split("/")[-2]
+                        outer.webhooks[chat] = outer.webhooks.get(chat, 0) + 1
+                self.reply(201, json.dumps({"conversation_sid": sid, "sid": sid}).encode(),
+                           {"content-type": "application/json"})
+
+        self.server = bench.Server(Handler)
+
+    def chats_of(self, identity):
+        with self.lock:
+            return [sid for sid, owner in self.conversations.items() if owner == identity]
+
+    def count(self):
+        with self.lock:
+            return len(self.conversations)
+
+
+class Instance:
+    """One Lambda instance: a release binary under its own Runtime API, one event at a time."""
+
+    def __init__(self, function, env):
+        self.runtime = bench.RuntimeApi()
+        lambda_env = {"AWS_LAMBDA_RUNTIME_API": self.runtime.address(), "AWS_LAMBDA_FUNCTION_NAME": function,
+                      "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                      "PATH": os.environ["PATH"], "RUST_LOG": "warn"}
+        self.process = subprocess.Popen([str(bench.TARGET / "release" / function)], env={**env, **lambda_env},
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.lock = threading.Lock()
+
+    def invoke(self, payload):
+        """(status, body, latency in ms) of one event."""
+        with self.lock:
+            request_id = uuid.uuid4().hex
+            self.runtime.events.put((request_id, payload))
+            got, done, answer = self.runtime.responses.get(timeout=60)
+            assert got == request_id, (got, request_id)
+            response = json.loads(answer)
+            if "statusCode" not in response:
+                raise AssertionError(f"the function failed: {response}")
+            return response["statusCode"], json.loads(response["body"]), (done - self.runtime.served[request_id]) / 1e6
+
+    def cpu_ms(self):
+        fields = pathlib.Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+        self.runtime.close()
+
+
+class BusyCpu:
+    """Processes keeping every core busy, as other tenants' work would."""
+
+    def __enter__(self):
+        self.children = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range((os.cpu_count() or 2) + 1)]
+        return self
+
+    def __exit__(self, *_):
+        for child in self.children:
+            child.kill()
+            child.wait()
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def start_instances(function, env, count):
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: Instance(function, env), range(count)))
+
+
+def many_customers(env, twilio, records):
+    n, k = SIZES["customers"], SIZES["instances"]
+    log(f"many customers: {n} presses from {n} customers across {k} instances...")
+    instances = start_instances("create-channel", env, k)
+    presses = [bench.guest_event("channel-guest.json", f"guest-load-{uuid.uuid4()}") for _ in range(n)]
+    before = twilio.count()
+    started = time.perf_counter()
+    cpu_before = sum(i.cpu_ms() for i in instances)
+    with concurrent.futures.ThreadPoolExecutor(k) as pool:
+        answers = list(pool.map(lambda pair: instances[pair[0] % k].invoke(pair[1]), enumerate(presses)))
+    wall = time.perf_counter() - started
+    cpu = sum(i.cpu_ms() for i in instances) - cpu_before
+    for instance in instances:
+        instance.stop()
+    statuses = [status for status, _, _ in answers]
+    errors = sum(1 for s in statuses if s != 201)
+    chats = twilio.count() - before
+    sids = {body["channelSid"] for _, body, _ in answers if "channelSid" in body}
+    recorded = sum(1 for sid in sids if records(sid))
+    latencies = [ms for _, _, ms in answers]
+    assert errors == 0, f"{errors} presses did not answer 201: {sorted(set(statuses))}"
+    assert chats == n and len(sids) == n and recorded == n, f"{chats} chats, {len(sids)} answered, {recorded} recorded of {n}"
+    return {"presses": n, "instances": k, "chats": chats, "records": recorded, "errors": errors,
+            "throughput": n / wall, "p50": statistics.median(latencies), "p99": percentile(latencies, 99),
+            "cpu_per_press": cpu / n}
+
+
+def double_click(env, twilio):
+    p, f, r = SIZES["double_click_presses"], SIZES["double_click_instances"], SIZES["double_click_rounds"]
+    log(f"double click: {p} concurrent presses by one customer across {f} fresh instances, {r} rounds, CPU busy...")
+    latencies, statuses, rounds = [], [], []
+    with BusyCpu():
+        for round_ in range(r):
+            instances = start_instances("create-channel", env, f)
+            identity = f"guest-click-{uuid.uuid4()}"
+            press = bench.guest_event("channel-guest.json", identity)
+            with concurrent.futures.ThreadPoolExecutor(p) as pool:
+                answers = list(pool.map(lambda i: instances[i % f].invoke(press), range(p)))
+            for instance in instances:
+                instance.stop()
+            chats = twilio.chats_of(identity)
+            got = [status for status, _, _ in answers]
+            statuses += got
+            latencies += [ms for _, _, ms in answers]
+            answered = {body.get("channelSid") for _, body, _ in answers}
+            assert len(chats) == 1, f"round {round_}: {len(chats)} chats for one customer"
+            assert all(200 <= s < 300 for s in got), f"round {round_}: statuses {sorted(set(got))}: {[b for s, b, _ in answers if s >= 300][:2]}"
+            assert answered == set(chats), f"round {round_}: answers name {answered}, Twilio has {chats}"
+            rounds.append(got.count(201))
+    assert all(created == 1 for created in rounds), f"201s per round: {rounds}"
+    return {"presses": p, "instances": f, "rounds": r, "chats_per_round": 1, "non_2xx": 0,
+            "p50": statistics.median(latencies), "p99": percentile(latencies, 99)}
+
+
+def duplicate_close(env, twilio, records):
+    c, d, w = SIZES["close_chats"], SIZES["close_duplicates"], SIZES["webhook_instances"]
+    log(f"duplicate close: {c * d} signed close webhooks for {c} chats across {w} instances...")
+    opener = Instance("create-channel", env)
+    customers = [f"guest-close-{uuid.uuid4()}" for _ in range(c)]
+    opened = {}
+    for identity in customers:
+        status, body, _ = opener.invoke(bench.guest_event("channel-guest.json", identity))
+        assert status == 201, body
+        opened[identity] = body["channelSid"]
+    instances = start_instances("flex-webhook", env, w)
+    webhooks = [bench.signed_close_event(env, sid) for sid in opened.values() for _ in range(d)]
+    with concurrent.futures.ThreadPoolExecutor(w * 4) as pool:
+        answers = list(pool.map(lambda pair: instances[pair[0] % w].invoke(pair[1]), enumerate(webhooks)))
+    for instance in instances:
+        instance.stop()
+    statuses = [status for status, _, _ in answers]
+    results = [body.get("result") for _, body, _ in answers]
+    assert all(s == 200 for s in statuses), f"statuses {sorted(set(statuses))}"
+    assert results.count("closed") == c, f"{results.count('closed')} closes for {c} chats"
+    assert all(records(sid)["status"] == "closed" for sid in opened.values())
+    reopened = 0
+    for identity, sid in opened.items():
+        status, body, _ = opener.invoke(bench.guest_event("channel-guest.json", identity))
+        assert status == 201 and body["channelSid"] != sid, (status, body)
+        reopened += 1
+    opener.stop()
+    return {"webhooks": c * d, "chats": c, "instances": w, "closed_once": c, "non_2xx": 0, "reopened": reopened}
+
+
+def report(figures):
+    lines = [f"## Load ({'quick' if QUICK else 'full'} sizes, `make load`)", "",
+             f"Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: release binaries as separate processes, each under",
+             "its own Runtime API emulator, against moto under one lock and a stateful Twilio stand-in on",
+             "loopback (`tools/load/load.py`). Every row's outcome is asserted by the run.", "",
+             "| scenario | size | outcome | throughput | p50 ms | p99 ms | CPU per press |", "|---|---|---|---|---|---|---|"]
+    m = figures["many customers"]
+    lines.append(f"| many customers | {m['presses']} presses, {m['instances']} instances | {m['chats']} chats, {m['records']} records, "
+                 f"{m['errors']} errors | {m['throughput']:.0f}/s | {m['p50']:.1f} | {m['p99']:.1f} | {m['cpu_per_press']:.2f} ms |")
+    d = figures["double click"]
+    lines.append(f"| double click, CPU busy | {d['presses']} presses by one customer, {d['instances']} fresh instances, {d['rounds']} rounds | "
+                 f"1 chat every round, 0 non-2xx | | {d['p50']:.1f} | {d['p99']:.1f} | |")
+    c = figures["duplicate close"]
+    lines.append(f"| duplicate close | {c['webhooks']} webhooks for {c['chats']} chats, {c['instances']} instances | each closed once, "
+                 f"0 non-2xx, {c['reopened']} next presses opened new chats | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    env = bench.dev_env()
+    port = bench.free_port()
+    moto_url = f"http://127.0.0.1:{port}"
+    # FLEX_HANDOFF_PLAIN_MOTO=1: the control, plain moto without the lock.
+    server = ["moto_server"] if os.environ.get("FLEX_HANDOFF_PLAIN_MOTO") else [sys.executable, str(ROOT / "local/moto_atomic.py")]
+    moto = subprocess.Popen([*server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    twilio = Twilio()
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(moto_url + "/moto-api/", timeout=1)
+                break
+            except Exception:
+                time.sleep(0.1)
+        table = "load-channels"
+        subprocess.run([sys.executable, str(ROOT / "local/create_table.py"), moto_url, table], check=True)
+        dynamodb = boto3.client("dynamodb", endpoint_url=moto_url, region_name="us-east-1",
+                                aws_access_key_id="load", aws_secret_access_key="load")
+
+        def records(sid):
+            item = dynamodb.get_item(TableName=table, Key={"pk": {"S": f"chat#{sid}"}}, ConsistentRead=True).get("Item")
+            return {k: list(v.values())[0] for k, v in item.items()} if item else None
+
+        host = f"http://127.0.0.1:{twilio.server.port}"
+        function_env = {**env, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "load", "AWS_SECRET_ACCESS_KEY": "load",
+                        "AWS_ENDPOINT_URL_DYNAMODB": moto_url, "CHANNELS_TABLE": table,
+                        "TWILIO_FLEX_API_URL": host, "TWILIO_CHAT_API_URL": host, "TWILIO_CONVERSATIONS_API_URL": host}
+        figures = {
+            "many customers": many_customers(function_env, twilio, records),
+            "double click": double_click(function_env, twilio),
+            "duplicate close": duplicate_close(function_env, twilio, records),
+        }
+    finally:
+        moto.kill()
+        moto.wait()
+    text = report(figures)
+    print(text)
+    if not QUICK:
+        (ROOT / "tools/load/results.md").write_text(text)
+        benchmarks = ROOT / "BENCHMARKS.md"
+        marker = "\n## Load ("
+        current = benchmarks.read_text()
+        kept = current.split(marker)[0].rstrip() + "\n\n"
+        benchmarks.write_text(kept + text)
+        log("wrote tools/load/results.md and its section of BENCHMARKS.md")
+
+
+if __name__ == "__main__":
+    main()
