@@ -9,10 +9,13 @@
 //!   the history in place when accepting it.
 //! - chat (legacy): `POST /v1/Channels` → (webhook ‖ first history message) → the rest.
 //!
-//! No create is repeated blindly. A Conversation is created under the handoff's unique name, so
-//! a repeat after a lost answer fails instead of making a second one, and the first is fetched by
-//! that name; an Interaction is created at most once (see [`TwilioClient::create`]), and a
-//! request taking over a dead one's claim looks for its task before creating another.
+//! No create is repeated blindly (see [`TwilioClient::create`]); after a lost answer, what the
+//! create made is looked for first. A web chat is among the identity's conversations, and only
+//! when none is there is it created once more. A legacy channel is asked for again, which Flex
+//! answers with the identity's open channel. A Conversation is created under the handoff's unique
+//! name, so a repeat fails instead of making a second one, and the first is fetched by that name.
+//! An Interaction is looked for by its task but never created twice within a request (its task
+//! comes after its answer); a request taking over a dead one's claim looks for that task too.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -155,20 +158,34 @@ impl Flex {
                 let pre_engagement =
                     task::to_json(&task::fit(chat.pre_engagement_data, chat.context));
                 let chat_name = chat_name(chat);
-                let answer = self
-                    .twilio
-                    .create(
-                        "create web chat",
-                        &format!("{}/v2/WebChats", self.hosts.flex),
-                        &[
-                            ("AddressSid", address_sid),
-                            ("Identity", chat.identity),
-                            ("CustomerFriendlyName", chat.friendly_name),
-                            ("ChatFriendlyName", &chat_name),
-                            ("PreEngagementData", &pre_engagement),
-                        ],
-                    )
-                    .await?;
+                let url = format!("{}/v2/WebChats", self.hosts.flex);
+                let form = [
+                    ("AddressSid", address_sid.as_str()),
+                    ("Identity", chat.identity),
+                    ("CustomerFriendlyName", chat.friendly_name),
+                    ("ChatFriendlyName", &chat_name),
+                    ("PreEngagementData", &pre_engagement),
+                ];
+                let answer = match self.twilio.create("create web chat", &url, &form).await {
+                    Ok(answer) => answer,
+                    Err(error @ TwilioError::OutcomeUnknown { .. }) => {
+                        // WebChats answers once the conversation exists, so what a lost answer
+                        // made is among the identity's conversations by now.
+                        match self.find_open_conversation(chat.identity).await {
+                            Ok(Some(sid)) => {
+                                created.store(true, Ordering::Relaxed);
+                                tracing::warn!(channel_sid = %sid, %error, "found the web chat an unanswered create made");
+                                return self.hand_over(sid, &history, None).await;
+                            }
+                            Ok(None) => {
+                                tracing::warn!(%error, "no web chat came of the unanswered create: creating it once more");
+                                self.twilio.create("create web chat", &url, &form).await?
+                            }
+                            Err(_) => return Err(error),
+                        }
+                    }
+                    Err(error) => return Err(error),
+                };
                 created.store(true, Ordering::Relaxed);
                 let sid = channel_sid("create web chat", &answer["conversation_sid"])?;
                 self.hand_over(sid, &history, None).await
@@ -177,24 +194,28 @@ impl Flex {
                 let pre_engagement =
                     task::to_json(&task::fit(chat.pre_engagement_data, chat.context));
                 let chat_name = chat_name(chat);
+                let url = format!("{}/v1/Channels", self.hosts.flex);
+                let form = [
+                    ("FlexFlowSid", flex_flow_sid.as_str()),
+                    ("Identity", chat.identity),
+                    ("ChatUserFriendlyName", chat.friendly_name),
+                    ("ChatFriendlyName", &chat_name),
+                    ("Target", chat.identity),
+                    ("PreEngagementData", &pre_engagement),
+                ];
                 // Flex returns the identity's active channel on this Flex Flow rather than
-                // opening a second, so opening again is also how a dead request's chat is found.
-                // Still created at most once per request: that reuse is Flex's, not verifiable here.
-                let answer = self
-                    .twilio
-                    .create(
-                        "create Flex channel",
-                        &format!("{}/v1/Channels", self.hosts.flex),
-                        &[
-                            ("FlexFlowSid", flex_flow_sid),
-                            ("Identity", chat.identity),
-                            ("ChatUserFriendlyName", chat.friendly_name),
-                            ("ChatFriendlyName", &chat_name),
-                            ("Target", chat.identity),
-                            ("PreEngagementData", &pre_engagement),
-                        ],
-                    )
-                    .await?;
+                // opening a second, so opening again is how a lost answer's channel, or a dead
+                // request's, is found. Once per request: more would lean harder on that reuse.
+                let answer = match self.twilio.create("create Flex channel", &url, &form).await {
+                    Err(error @ TwilioError::OutcomeUnknown { .. }) => {
+                        tracing::warn!(%error, "asking Flex again for the channel of an unanswered create");
+                        created.store(true, Ordering::Relaxed);
+                        self.twilio
+                            .create("create Flex channel", &url, &form)
+                            .await?
+                    }
+                    answer => answer?,
+                };
                 created.store(true, Ordering::Relaxed);
                 let sid = channel_sid("create Flex channel", &answer["sid"])?;
                 if recovering {
@@ -228,10 +249,10 @@ impl Flex {
             created.store(true, Ordering::Relaxed);
             let opened = self.hand_over(sid, history, None).await?;
             let interaction = self
-                .create_interaction(routing, &opened.channel_sid, chat)
+                .interaction_for(routing, &opened.channel_sid, chat)
                 .await?;
             return Ok(OpenedChat {
-                interaction: Some(interaction),
+                interaction,
                 ..opened
             });
         };
@@ -241,9 +262,9 @@ impl Flex {
             ExistingTask::None => {
                 // Its history goes in before the task exists, as on the first attempt.
                 let resumed = self.resume(sid.clone(), history, None).await?;
-                let interaction = self.create_interaction(routing, &sid, chat).await?;
+                let interaction = self.interaction_for(routing, &sid, chat).await?;
                 return Ok(OpenedChat {
-                    interaction: Some(interaction),
+                    interaction,
                     ..resumed
                 });
             }
@@ -327,7 +348,35 @@ impl Flex {
         }
     }
 
-    /// `POST /v1/Interactions`: the task, routed with the context's facts. Created at most once.
+    /// The conversation's Interaction, created at most once. After a lost answer the task it
+    /// made is looked for; Interactions answers before Flex makes the task, so finding none
+    /// proves nothing and the failure stands (the claim stays and the press after its lease
+    /// looks again). `None`: a task exists whose attributes do not name its Interaction.
+    async fn interaction_for(
+        &self,
+        routing: &InteractionsRouting,
+        conversation_sid: &str,
+        chat: &NewChat<'_>,
+    ) -> Result<Option<InteractionSids>, TwilioError> {
+        match self
+            .create_interaction(routing, conversation_sid, chat)
+            .await
+        {
+            Ok(interaction) => Ok(Some(interaction)),
+            Err(error @ TwilioError::OutcomeUnknown { .. }) => {
+                match self.task_for(routing, chat.handoff_id).await {
+                    Ok(ExistingTask::Found(interaction)) => {
+                        tracing::warn!(%error, "found the task an unanswered interaction made");
+                        Ok(interaction)
+                    }
+                    Ok(ExistingTask::None) | Err(_) => Err(error),
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `POST /v1/Interactions`: the task, routed with the context's facts.
     async fn create_interaction(
         &self,
         routing: &InteractionsRouting,

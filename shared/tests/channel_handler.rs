@@ -215,13 +215,15 @@ async fn twilio_429_is_retried_after_the_time_it_asks_for() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_5xx_on_a_create_is_not_repeated_and_keeps_the_claim_for_recovery() {
+async fn a_5xx_on_a_create_is_looked_for_created_once_more_and_then_keeps_the_claim() {
     let h = Harness::start("conversations").await;
     Mock::given(method("POST"))
         .and(path("/v2/WebChats"))
         .respond_with(twilio_error(503, 20503))
+        .with_priority(1)
         .mount(h.flex())
         .await;
+    h.twilio.answer_normally().await;
     let state = h.state().await;
     let (status, body) = call(&state, press(&h.guest_token("guest-e"))).await;
     assert_eq!(
@@ -230,9 +232,16 @@ async fn a_5xx_on_a_create_is_not_repeated_and_keeps_the_claim_for_recovery() {
         "{body}"
     );
     assert_eq!(
-        requests(h.flex(), "/v2/WebChats").await.len(),
+        requests(&h.twilio.conversations, "/ParticipantConversations")
+            .await
+            .len(),
         1,
-        "a 5xx may come after Twilio opened the chat: repeating could open a second"
+        "a 5xx may come after Twilio opened the chat: it is looked for first"
+    );
+    assert_eq!(
+        requests(h.flex(), "/v2/WebChats").await.len(),
+        2,
+        "none found: created once more, and no further"
     );
     assert!(
         matches!(
@@ -240,6 +249,82 @@ async fn a_5xx_on_a_create_is_not_repeated_and_keeps_the_claim_for_recovery() {
             Slot::Pending { .. }
         ),
         "the claim stays until its lease ends, so no other press opens a chat meanwhile"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_web_chat_whose_answer_was_lost_is_found_among_the_identitys_conversations() {
+    let h = Harness::start("conversations").await;
+    Mock::given(method("POST"))
+        .and(path("/v2/WebChats"))
+        .respond_with(twilio_error(502, 20500))
+        .with_priority(1)
+        .mount(h.flex())
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("/ParticipantConversations$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "conversations": [{
+                "conversation_sid": CONVERSATION,
+                "conversation_state": "active",
+                "conversation_date_created": "2026-12-04T10:00:00Z"
+            }],
+            "meta": {}
+        })))
+        .with_priority(1)
+        .mount(&h.twilio.conversations)
+        .await;
+    h.twilio.answer_normally().await;
+    let state = h.state().await;
+    let (status, body) = call(&state, press(&h.guest_token("guest-lost"))).await;
+    assert_eq!(
+        (status, body["channelSid"].as_str()),
+        (201, Some(CONVERSATION)),
+        "{body}"
+    );
+    assert_eq!(
+        requests(h.flex(), "/v2/WebChats").await.len(),
+        1,
+        "found, not made twice"
+    );
+    let hooks = requests(&h.twilio.conversations, "/Webhooks").await;
+    assert_eq!(hooks.len(), 1, "the found chat gets its chat-end webhook");
+    assert!(hooks[0].url.path().contains(CONVERSATION));
+    assert!(state.store.chat(CONVERSATION).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_legacy_channel_whose_answer_was_lost_is_asked_for_once_more() {
+    let h = Harness::start("chat").await;
+    Mock::given(method("POST"))
+        .and(path("/v1/Channels"))
+        .respond_with(twilio_error(500, 20500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(h.flex())
+        .await;
+    h.twilio.answer_normally().await;
+    let state = h.state().await;
+    let (status, body) = call(&state, press(&h.guest_token("guest-legacy-lost"))).await;
+    assert_eq!(
+        (status, body["channelSid"].as_str()),
+        (201, Some(STAND_IN_CHANNEL_SID)),
+        "{body}"
+    );
+    let creates = requests(h.flex(), "/v1/Channels").await;
+    assert_eq!(
+        creates.len(),
+        2,
+        "asked once more: Flex answers with the identity's open channel"
+    );
+    assert_eq!(form(&creates[0]), form(&creates[1]), "the same request");
+    assert!(
+        state
+            .store
+            .chat(STAND_IN_CHANNEL_SID)
+            .await
+            .unwrap()
+            .is_some()
     );
 }
 

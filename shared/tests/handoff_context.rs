@@ -611,6 +611,59 @@ async fn an_interaction_whose_answer_was_lost_keeps_the_claim_and_is_adopted_aft
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_interaction_whose_answer_was_lost_is_adopted_at_once_when_its_task_is_there() {
+    let h = Harness::start("interactions").await;
+    Mock::given(method("POST"))
+        .and(path("/v1/Interactions"))
+        .respond_with(twilio_error(504, 20504))
+        .with_priority(1)
+        .mount(h.flex())
+        .await;
+    // The task the unanswered create made, whatever the handoff id turns out to be.
+    let attributes = json!({
+        "flexInteractionSid": STAND_IN_INTERACTION_SID,
+        "flexInteractionChannelSid": STAND_IN_INTERACTION_CHANNEL_SID,
+    });
+    Mock::given(method("GET"))
+        .and(path_regex("/Tasks$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "tasks": [{"sid": "WT00000000000000000000000000000001", "attributes": attributes.to_string()}],
+            "meta": {}
+        })))
+        .with_priority(1)
+        .mount(&h.twilio.taskrouter)
+        .await;
+    h.twilio.answer_normally().await;
+    let state = h.state().await;
+    let (status, body) = call(&state, press(&h.guest_token("guest-task-found"))).await;
+    assert_eq!(
+        (status, body["channelSid"].as_str()),
+        (201, Some(CUSTOM)),
+        "{body}"
+    );
+    assert_eq!(requests(h.flex(), "/v1/Interactions").await.len(), 1);
+    let handoff_id = field(
+        &form(&requests(&h.twilio.conversations, "/ConversationWithParticipants").await[0]),
+        "UniqueName",
+    )[0]
+    .to_owned();
+    let lookups = requests(&h.twilio.taskrouter, "/Tasks").await;
+    assert_eq!(lookups.len(), 1);
+    assert!(
+        lookups[0]
+            .url
+            .query_pairs()
+            .any(|(k, v)| k == "EvaluateTaskAttributes" && v.contains(&handoff_id)),
+        "looked for by the handoff id"
+    );
+    let record = state.store.chat(CUSTOM).await.unwrap().unwrap();
+    assert_eq!(
+        record.interaction.unwrap().channel_sid,
+        STAND_IN_INTERACTION_CHANNEL_SID
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_conversation_left_by_a_crashed_request_gets_its_history_and_one_task() {
     let h = Harness::start("interactions").await;
     h.twilio.answer_normally().await;
