@@ -9,7 +9,7 @@ TOOLS_STAMP := $(VENV)/.tools-installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test dev tools bench
+.PHONY: test dev tools bench load
 
 tools: $(TOOLS_STAMP)
 
@@ -33,6 +33,8 @@ test: $(TOOLS_STAMP)
 	python3 tools/check_template.py template.yaml
 	@test -x /usr/bin/chromium || { echo "the browser test needs Debian's chromium: apt-get install chromium"; exit 1; }
 	node --test local/e2e/
+	cargo build --release --locked -p create-channel -p flex-webhook
+	python3 tools/load/load.py --quick
 
 dev: $(TOOLS_STAMP)
 	local/dev.sh
@@ -40,3 +42,9 @@ dev: $(TOOLS_STAMP)
 # Measures cold start, memory, size, hot paths and round trips; writes BENCHMARKS.md.
 bench: $(TOOLS_STAMP)
 	python3 tools/bench/bench.py
+
+# The load and fault suite at full size (release binaries as separate processes); writes its
+# section of BENCHMARKS.md and tools/load/results.md. `make test` runs it at quick sizes.
+load: $(TOOLS_STAMP)
+	cargo build --release --locked -p create-channel -p flex-webhook
+	python3 tools/load/load.py

@@ -1,0 +1,435 @@
+"""The fault suite: every case opens a chat for its own customer while one thing fails, then checks
+"nothing lost, nothing duplicated, next press works": the customer has exactly one chat in Twilio
+(and in interactions mode one task), a record pointing at it with the chat-end webhook on it, and
+the next press answers with that chat. Cases run concurrently, so the ones that must wait out a
+claim's lease (15 s) wait once together.
+
+The Twilio stand-in keeps state for all three modes (web chats, legacy Flex channels with Flex's
+reuse of an identity's open channel, conversations by unique name, interactions and their tasks,
+webhooks and messages) and injects faults per customer. A DynamoDB proxy in front of moto injects
+DynamoDB's faults per customer. The functions are the release binaries as separate processes.
+"""
+
+import concurrent.futures
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import bench
+
+# The lease a claim holds (CLAIM_LEASE_SECONDS in shared/src/handlers/channel.rs), plus a margin.
+LEASE_WAIT_S = 16.5
+# A short Twilio deadline, so "slower than the deadline" cases stay short.
+TWILIO_DEADLINE_MS = 1500
+
+CREATE_ROUTES = {
+    "conversations": ["web chat", "history message"],
+    "chat": ["flex channel", "history message"],
+    "interactions": ["conversation", "interaction", "history message"],
+}
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+class Fault:
+    """What to do to a customer's calls of one kind: `times` calls, then normal service."""
+
+    def __init__(self, kind, what, times=1):
+        self.kind, self.what, self.times, self.initial = kind, what, times, times
+
+    def take(self):
+        if self.times == 0:
+            return None
+        self.times -= 1
+        return self.what
+
+
+class StatefulTwilio:
+    """Twilio as this product uses it, with per-customer faults. Thread-safe."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.chats = {}  # sid -> {identity, kind, unique_name, state, webhooks, messages}
+        self.tasks = []  # {identity, attributes, interaction, channel}
+        self.faults = {}  # identity -> [Fault]
+        self.kill = {}  # identity -> callable that kills the instance serving it
+        outer = self
+
+        class Handler(bench.Quiet):
+            def do_GET(self):
+                outer.serve(self, "GET", {})
+
+            def do_POST(self):
+                form = urllib.parse.parse_qs(self.body().decode(), keep_blank_values=True)
+                outer.serve(self, "POST", {k: v[0] for k, v in form.items()})
+
+        self.server = bench.Server(Handler)
+
+    def url(self):
+        return f"http://127.0.0.1:{self.server.port}"
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def new_chat(self, identity, kind, unique_name=None):
+        sid = "CH" + uuid.uuid4().hex
+        self.chats[sid] = {"identity": identity, "kind": kind, "unique_name": unique_name, "state": "active",
+                           "webhooks": 0, "messages": []}
+        return sid
+
+    def chats_of(self, identity):
+        with self.lock:
+            return [sid for sid, chat in self.chats.items() if chat["identity"] == identity]
+
+    def chat(self, sid):
+        with self.lock:
+            return dict(self.chats[sid])
+
+    def tasks_of(self, identity):
+        with self.lock:
+            return [task for task in self.tasks if task["identity"] == identity]
+
+    # --- faults --------------------------------------------------------------------------------
+
+    def fault_for(self, identity, kind):
+        with self.lock:
+            for fault in self.faults.get(identity, []):
+                if fault.kind == kind and (what := fault.take()):
+                    return what
+        return None
+
+    # --- the API -------------------------------------------------------------------------------
+
+    def serve(self, handler, method, form):
+        url = urllib.parse.urlsplit(handler.path)
+        path, query = url.path, dict(urllib.parse.parse_qsl(url.query))
+        parts = path.strip("/").split("/")
+        reply = lambda status, body: handler.reply(status, json.dumps(body).encode(), {"content-type": "application/json"})
+        not_found = lambda: reply(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
+
+        if method == "GET":
+            with self.lock:
+                if "/FlexFlows/" in path:
+                    return reply(200, {"sid": parts[-1], "channel_type": "web", "enabled": True})
+                if path.endswith("/ParticipantConversations"):
+                    listed = [{"conversation_sid": sid, "conversation_state": chat["state"],
+                               "conversation_date_created": "2026-12-04T10:00:00Z"}
+                              for sid, chat in self.chats.items()
+                              if chat["identity"] == query.get("Identity") and chat["kind"] != "channel"]
+                    return reply(200, {"conversations": listed, "meta": {}})
+                if path.endswith("/Messages"):
+                    chat = self.chats.get(parts[-2])
+                    if not chat:
+                        return not_found()
+                    return reply(200, {"messages": [{"author": a, "from": a} for a, _ in chat["messages"]], "meta": {}})
+                if path.endswith("/Tasks"):
+                    wanted = query.get("EvaluateTaskAttributes", "")
+                    listed = [{"sid": "WT" + uuid.uuid4().hex, "attributes": json.dumps(t["attributes"])}
+                              for t in self.tasks if f'handoffId == "{t["attributes"].get("handoffId")}"' == wanted]
+                    return reply(200, {"tasks": listed, "meta": {}})
+                if "/Conversations/" in path:
+                    key = urllib.parse.unquote(parts[-1])
+                    for sid, chat in self.chats.items():
+                        if key in (sid, chat["unique_name"]):
+                            return reply(200, {"sid": sid, "unique_name": chat["unique_name"], "state": chat["state"]})
+                    return not_found()
+            return not_found()
+
+        identity, kind = self.owner_and_kind(path, form)
+        fault = self.fault_for(identity, kind) if identity else None
+        if fault == "429":
+            return handler.reply(429, b'{"code": 20429, "message": "Too Many Requests", "status": 429}',
+                                 {"content-type": "application/json", "retry-after": "1"})
+        if fault == "400":
+            return reply(400, {"code": 20001, "message": "Invalid parameter", "status": 400})
+        if fault == "503 before":
+            return reply(503, {"code": 20503, "message": "Service Unavailable", "status": 503})
+        if fault == "slow before":
+            time.sleep(TWILIO_DEADLINE_MS / 1000 + 0.5)
+        status, body = self.perform(path, parts, form, identity, kind)
+        if fault == "lose answer":
+            # Performed, and the connection drops before the answer: what a network failure
+            # after Twilio did the work looks like to the caller.
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            handler.close_connection = True
+            return
+        if fault == "kill":
+            self.kill[identity]()
+            handler.close_connection = True
+            return
+        if fault == "503 after":
+            return reply(503, {"code": 20503, "message": "Service Unavailable", "status": 503})
+        if fault == "slow after":
+            time.sleep(TWILIO_DEADLINE_MS / 1000 + 0.5)
+        reply(status, body)
+
+    def owner_and_kind(self, path, form):
+        with self.lock:
+            if path == "/v2/WebChats":
+                return form.get("Identity"), "web chat"
+            if path == "/v1/Channels":
+                return form.get("Identity"), "flex channel"
+            if path.endswith("/ConversationWithParticipants"):
+                return json.loads(form.get("Participant", "{}")).get("identity"), "conversation"
+            if path == "/v1/Interactions":
+                sid = json.loads(form["Channel"])["properties"]["media_channel_sid"]
+                return self.chats.get(sid, {}).get("identity"), "interaction"
+            sid = path.strip("/").split("/")[-2]
+            kind = "history message" if path.endswith("/Messages") else "webhook"
+            return self.chats.get(sid, {}).get("identity"), kind
+
+    def perform(self, path, parts, form, identity, kind):
+        with self.lock:
+            if kind == "web chat":
+                return 201, {"conversation_sid": self.new_chat(identity, "web chat"), "identity": identity}
+            if kind == "flex channel":
+                # Flex answers with the identity's open channel on the flow rather than a second.
+                for sid, chat in self.chats.items():
+                    if chat["identity"] == identity and chat["kind"] == "channel" and chat["state"] == "active":
+                        return 201, {"sid": sid}
+                return 201, {"sid": self.new_chat(identity, "channel")}
+            if kind == "conversation":
+                name = form["UniqueName"]
+                if any(chat["unique_name"] == name for chat in self.chats.values()):
+                    return 409, {"code": 50353, "message": "Conversation with provided unique name already exists", "status": 409}
+                return 201, {"sid": self.new_chat(identity, "conversation", name), "state": "active"}
+            if kind == "interaction":
+                routing = json.loads(form["Routing"])["properties"]
+                interaction, channel = "KD" + uuid.uuid4().hex, "UO" + uuid.uuid4().hex
+                attributes = {**routing["attributes"], "flexInteractionSid": interaction, "flexInteractionChannelSid": channel}
+                self.tasks.append({"identity": identity, "attributes": attributes, "interaction": interaction})
+                return 201, {"sid": interaction, "channel": {"type": "web", "sid": channel}}
+            chat = self.chats.get(parts[-2])
+            if chat is None:
+                return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
+            if kind == "history message":
+                part = json.loads(form.get("Attributes") or "{}").get("flexHandoff", {}).get("part")
+                chat["messages"].append((form.get("Author") or form.get("From"), part))
+                return 201, {"sid": "IM" + uuid.uuid4().hex}
+            chat["webhooks"] += 1
+            return 201, {"sid": "WH" + uuid.uuid4().hex}
+
+
+class DynamoFaults:
+    """A proxy in front of moto that fails a customer's DynamoDB calls of one operation."""
+
+    def __init__(self, moto_url):
+        self.lock = threading.Lock()
+        self.faults = {}  # identity -> [Fault] (kind = the operation, e.g. "TransactWriteItems")
+        outer = self
+
+        class Proxy(bench.Quiet):
+            def do_POST(self):
+                body = self.body()
+                operation = self.headers.get("x-amz-target", "?").split(".")[-1]
+                what = outer.fault_for(body, operation)
+                if what == "throttle":
+                    return self.reply(400, json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                                                       "message": "Rate of requests exceeds the allowed throughput."}).encode(),
+                                      {"content-type": "application/x-amz-json-1.0"})
+                if what == "fail":
+                    return self.reply(500, json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                                                       "message": "Internal server error"}).encode(),
+                                      {"content-type": "application/x-amz-json-1.0"})
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                request = urllib.request.Request(moto_url + self.path, data=body, headers=headers, method="POST")
+                try:
+                    with urllib.request.urlopen(request) as response:
+                        status, payload, ctype = response.status, response.read(), response.headers.get("content-type")
+                except urllib.error.HTTPError as error:
+                    status, payload, ctype = error.code, error.read(), error.headers.get("content-type")
+                self.reply(status, payload, {"content-type": ctype or "application/x-amz-json-1.0"})
+
+        self.server = bench.Server(Proxy)
+
+    def url(self):
+        return f"http://127.0.0.1:{self.server.port}"
+
+    def fault_for(self, body, operation):
+        text = body.decode(errors="replace")
+        with self.lock:
+            for identity, faults in self.faults.items():
+                if f"active#{identity}" in text:
+                    for fault in faults:
+                        if fault.kind == operation and (what := fault.take()):
+                            return what
+        return None
+
+
+class Case:
+    """One customer pressing while `twilio_faults` and `dynamo_faults` hold."""
+
+    def __init__(self, name, mode, expect, twilio_faults=(), dynamo_faults=(), kill=False, waits=False):
+        self.name, self.mode, self.expect = name, mode, expect
+        self.twilio_faults, self.dynamo_faults = list(twilio_faults), list(dynamo_faults)
+        self.kill, self.waits = kill, waits
+        self.identity = f"guest-fault-{uuid.uuid4().hex[:12]}"
+
+
+def cases():
+    """Every create of every mode with its answer lost, the process killed after it, Twilio's
+    429/5xx/slowness and DynamoDB's faults. `expect`: the first press's status (a list: any of)."""
+    found = []
+    first_create = {"conversations": "web chat", "chat": "flex channel", "interactions": "conversation"}
+    for mode, kinds in CREATE_ROUTES.items():
+        for kind in kinds:
+            # A lost answer is found within the press, except an Interaction's in Twilio, whose task
+            # may come later; the stand-in makes it at once, so it is found too.
+            expect = [201]
+            found.append(Case(f"{mode}: {kind} performed, answer lost", mode, expect,
+                              twilio_faults=[Fault(kind, "lose answer")]))
+        for kind in [k for k in kinds if k != "history message"]:
+            found.append(Case(f"{mode}: process killed after the {kind} create", mode, [None],
+                              twilio_faults=[Fault(kind, "kill")], kill=True, waits=True))
+        create = first_create[mode]
+        found += [
+            Case(f"{mode}: {create} 429 then served", mode, [201], twilio_faults=[Fault(create, "429")]),
+            Case(f"{mode}: {create} 503 on every attempt", mode, [503], twilio_faults=[Fault(create, "503 before", times=10)], waits=True),
+            # A conversation is then fetched by its unique name within the press; the other
+            # creates end in 504 with the claim kept, and the press after the lease adopts.
+            Case(f"{mode}: {create} performed, slower than the deadline", mode, [201] if mode == "interactions" else [504],
+                 twilio_faults=[Fault(create, "slow after")], waits=True),
+            Case(f"{mode}: webhook 503 on every attempt after the create", mode, [503],
+                 twilio_faults=[Fault("webhook", "503 before", times=4)], waits=True),
+            Case(f"{mode}: DynamoDB throttles the claim once", mode, [201], dynamo_faults=[Fault("PutItem", "throttle")]),
+            Case(f"{mode}: DynamoDB throttles every claim attempt", mode, [503], dynamo_faults=[Fault("PutItem", "throttle", times=10)]),
+            Case(f"{mode}: DynamoDB fails after Twilio opened the chat", mode, [503],
+                 dynamo_faults=[Fault("TransactWriteItems", "fail", times=10)], waits=True),
+            Case(f"{mode}: DynamoDB fails after the claim and Twilio rejects", mode, [502],
+                 twilio_faults=[], dynamo_faults=[Fault("DeleteItem", "fail", times=10)], waits=True),
+        ]
+    return found
+
+
+def run(env, moto_url, records, instance_class):
+    """Runs every case; returns the rows of the report. Raises on the first broken promise."""
+    twilio = StatefulTwilio()
+    dynamo = DynamoFaults(moto_url)
+    base = {**env, "AWS_ENDPOINT_URL_DYNAMODB": dynamo.url(), "TWILIO_FLEX_API_URL": twilio.url(),
+            "TWILIO_CHAT_API_URL": twilio.url(), "TWILIO_CONVERSATIONS_API_URL": twilio.url(),
+            "TWILIO_TASKROUTER_API_URL": twilio.url(), "TWILIO_DEADLINE_MS": str(TWILIO_DEADLINE_MS)}
+    all_cases = cases()
+    for case in all_cases:
+        twilio.faults[case.identity] = case.twilio_faults
+        dynamo.faults[case.identity] = case.dynamo_faults
+        if case.name.endswith("Twilio rejects"):
+            # A 400 on the first create, then DynamoDB cannot release the claim.
+            first = {"conversations": "web chat", "chat": "flex channel", "interactions": "conversation"}[case.mode]
+            twilio.faults[case.identity] = [Fault(first, "400")]
+    log(f"faults: {len(all_cases)} cases across 3 modes, each on its own fresh instance...")
+
+    def first_press(case):
+        instance = instance_class("create-channel", {**base, "FLEX_MODE": case.mode})
+        twilio.kill[case.identity] = instance.process.kill
+        press = bench.guest_event("channel-with-context.json", case.identity)
+        started = time.monotonic()
+        try:
+            status, body, _ = instance.invoke(press) if not case.kill else invoke_until_killed(instance, press)
+        finally:
+            instance.stop()
+        return status, body, time.monotonic() - started
+
+    with concurrent.futures.ThreadPoolExecutor(len(all_cases)) as pool:
+        firsts = list(pool.map(first_press, all_cases))
+    for case, (status, body, _) in zip(all_cases, firsts):
+        assert status in case.expect, f"{case.name}: first press {status} {body}, expected {case.expect}"
+        if status and status >= 400:
+            assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, f"{case.name}: {body}"
+    # Faults are over; the presses after the lease (or at once) must find one chat.
+    for case in all_cases:
+        for fault in twilio.faults[case.identity] + dynamo.faults[case.identity]:
+            assert fault.times < fault.initial, f"{case.name}: the fault {fault.what} on {fault.kind} never happened"
+        twilio.faults[case.identity] = []
+        dynamo.faults[case.identity] = []
+    if any(case.waits for case in all_cases):
+        log(f"faults: waiting {LEASE_WAIT_S} s for the kept claims' leases...")
+        time.sleep(LEASE_WAIT_S)
+
+    def next_presses(case):
+        instance = instance_class("create-channel", {**base, "FLEX_MODE": case.mode})
+        try:
+            press = bench.guest_event("channel-with-context.json", case.identity)
+            return instance.invoke(press), instance.invoke(press)
+        finally:
+            instance.stop()
+
+    with concurrent.futures.ThreadPoolExecutor(len(all_cases)) as pool:
+        nexts = list(pool.map(next_presses, all_cases))
+    rows = []
+    for case, (first, (second, third)) in zip(all_cases, zip(firsts, nexts)):
+        chats = twilio.chats_of(case.identity)
+        assert len(chats) == 1, f"{case.name}: {len(chats)} chats in Twilio"
+        sid = chats[0]
+        first_status, first_body, _ = first
+        assert second[0] in (200, 201) and third[0] == 200, f"{case.name}: next presses {second[:2]} {third[:2]}"
+        assert second[1]["channelSid"] == sid == third[1]["channelSid"], f"{case.name}: answers {second[1]} {third[1]}, Twilio {sid}"
+        if first_status == 201:
+            assert first_body["channelSid"] == sid and second[0] == 200, f"{case.name}: {first_body} then {second}"
+        record = records(sid)
+        assert record and record["status"] == "active" and record["identity"] == case.identity, f"{case.name}: record {record}"
+        chat = twilio.chat(sid)
+        assert chat["webhooks"] >= 1, f"{case.name}: no chat-end webhook on {sid}"
+        parts = [part for author, part in chat["messages"] if author == "bot-transcript"]
+        assert len(parts) == len(set(parts)), f"{case.name}: a history part posted twice: {parts}"
+        if first_status == 201 and first_body["contextDelivered"] and second[0] == 200:
+            assert parts == sorted(parts) and parts, f"{case.name}: history {parts}"
+        if case.mode == "interactions":
+            tasks = twilio.tasks_of(case.identity)
+            assert len(tasks) == 1, f"{case.name}: {len(tasks)} tasks"
+            assert record.get("interactionSid") == tasks[0]["interaction"], f"{case.name}: record {record}"
+        rows.append((case.name, first_status, second[0]))
+    return rows
+
+
+def invoke_until_killed(instance, press):
+    """The press whose instance dies mid-way: there is no answer, only a dead process."""
+    request_id = uuid.uuid4().hex
+    instance.runtime.events.put((request_id, press))
+    code = instance.process.wait(timeout=60)
+    assert code != 0, "the killed instance ended by itself"
+    assert instance.runtime.responses.empty(), "a killed instance answered"
+    return None, {}, 0
+
+
+def secrets_manager_down(env, instance_class, moto_url):
+    """A cold start with Secrets Manager unreachable fails fast and says why, without a secret in
+    its output; once it is back, a fresh instance opens the chat."""
+    import boto3
+
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead.listen()  # accepts connections and never answers: the slowest way to be down
+    # The secret holds dev.env's credentials, which sign the presses' guest tokens.
+    document = {k: env[k] for k in ("TWILIO_ACCOUNT_SID", "TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET", "TWILIO_AUTH_TOKEN")}
+    client = boto3.client("secretsmanager", endpoint_url=moto_url, region_name="us-east-1",
+                          aws_access_key_id="load", aws_secret_access_key="load")
+    arn = client.create_secret(Name=f"twilio-{uuid.uuid4().hex[:8]}", SecretString=json.dumps(document))["ARN"]
+    base = {k: v for k, v in env.items() if k not in ("TWILIO_API_KEY_SECRET", "TWILIO_AUTH_TOKEN")}
+    base["TWILIO_SECRET_ARN"] = arn
+    down = instance_class("create-channel", {**base, "AWS_ENDPOINT_URL_SECRETS_MANAGER": f"http://127.0.0.1:{dead.getsockname()[1]}"},
+                          capture_output=True)
+    started = time.monotonic()
+    code = down.process.wait(timeout=60)
+    took = time.monotonic() - started
+    output = (down.process.stdout.read() + down.process.stderr.read()).decode(errors="replace")
+    down.stop()
+    dead.close()
+    assert code != 0 and "TWILIO_SECRET_ARN" in output, f"exit {code}: {output[-800:]}"
+    assert env["TWILIO_API_KEY_SECRET"] not in output and env["TWILIO_AUTH_TOKEN"] not in output, output
+    assert took < 15, f"the failed cold start took {took:.1f} s"
+    up = instance_class("create-channel", {**base, "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url})
+    try:
+        status, body, _ = up.invoke(bench.guest_event("channel-guest.json", f"guest-sm-{uuid.uuid4().hex[:8]}"))
+    finally:
+        up.stop()
+    assert status == 201, body
+    return took
