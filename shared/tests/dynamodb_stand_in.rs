@@ -132,3 +132,56 @@ async fn concurrent_transactions_all_commit_and_keep_each_others_writes() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_transaction_leaves_nothing_of_itself() {
+    // The launcher saves and restores the items a transaction touches instead of moto's copy of
+    // the whole table: a refused activation must still leave no record and the claim unchanged.
+    let moto = MotoServer::start();
+    let table = moto.create_channels_table();
+    let store = ChannelStore::new(moto.dynamodb(), &table, 30);
+    for i in 0..50 {
+        flex_handoff_testkit::open_chat(
+            &store,
+            &format!("guest-other-{i}"),
+            &format!("CH{i:032x}"),
+        )
+        .await;
+    }
+    assert!(
+        store
+            .claim("guest-x", "mine", "h", "conversations", NOW, 15)
+            .await
+            .unwrap()
+    );
+    let chat = ActiveChat {
+        identity: "guest-x".into(),
+        channel_sid: "CH0000000000000000000000000000ffff".into(),
+        mode: "conversations".into(),
+        created_at: NOW,
+        interaction: None,
+    };
+    assert!(
+        !store.activate("someone-else", &chat).await.unwrap(),
+        "another claim's activation is refused"
+    );
+    assert!(
+        store.chat(&chat.channel_sid).await.unwrap().is_none(),
+        "the refused transaction's record put was rolled back"
+    );
+    assert!(
+        matches!(store.active_slot("guest-x").await.unwrap(),
+            Slot::Pending { claim_id, .. } if claim_id == "mine"),
+        "the claim is unchanged"
+    );
+    assert!(store.activate("mine", &chat).await.unwrap());
+    assert!(store.chat(&chat.channel_sid).await.unwrap().is_some());
+    assert!(
+        store
+            .chat(&format!("CH{:032x}", 7))
+            .await
+            .unwrap()
+            .is_some(),
+        "the other records are intact"
+    );
+}
