@@ -14,6 +14,12 @@ transaction names, once per item, to roll back on failure, so its cost grows wit
 out). Under the lock only the items a transaction touches can change, so they are what is saved
 and restored instead (the cancelled-transaction test in dynamodb_stand_in.rs checks the rollback).
 
+moto also ignores TransactWriteItems' ClientRequestToken, which the AWS SDK sets once per call
+and keeps across its retries: DynamoDB answers a repeat of a committed transaction with success
+and changes nothing, while moto evaluates it again, so a retry after a lost answer (an attempt
+timeout while moto was busy) failed its own condition and our activation read as refused. The
+launcher remembers the committed tokens and answers their repeats as DynamoDB does.
+
 Usage: moto_atomic.py -H 127.0.0.1 -p PORT (the options of moto_server that we use).
 """
 
@@ -23,6 +29,7 @@ import threading
 
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import run_simple
@@ -65,6 +72,22 @@ def _transact_write_items(original):
     return transact_write_items
 
 
+def _idempotent(original):
+    committed = {}  # ClientRequestToken -> the answer (DynamoDB keeps them for 10 minutes)
+
+    def transact_write_items(self):
+        token = self.body.get("ClientRequestToken")
+        if token in committed:
+            return committed[token]
+        answer = original(self)
+        if token:
+            committed[token] = answer
+        return answer
+
+    return transact_write_items
+
+
+DynamoHandler.transact_write_items = _idempotent(DynamoHandler.transact_write_items)
 dynamodb_models.copy = _TablesNotCopied()
 dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items(
     dynamodb_models.DynamoDBBackend.transact_write_items

@@ -185,3 +185,52 @@ async fn a_cancelled_transaction_leaves_nothing_of_itself() {
         "the other records are intact"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transaction_repeated_with_its_client_request_token_commits_once() {
+    // The SDK keeps one ClientRequestToken across a call's retries; DynamoDB answers the repeat
+    // of a committed transaction with success. Without that, a retry after a lost answer fails
+    // its own condition and an activation that happened reads as refused.
+    use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+    let moto = MotoServer::start();
+    let table = moto.create_channels_table();
+    let dynamodb = moto.dynamodb();
+    let put = |value: &str| {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&table)
+                    .item("pk", AttributeValue::S("chat#token".into()))
+                    .item("value", AttributeValue::S(value.into()))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let transact = |value: &str, token: &str| {
+        dynamodb
+            .transact_write_items()
+            .transact_items(put(value))
+            .client_request_token(token)
+            .send()
+    };
+    transact("first", "token-1").await.expect("commits");
+    transact("first", "token-1")
+        .await
+        .expect("the repeat with the same token succeeds");
+    assert!(
+        transact("second", "token-2").await.is_err(),
+        "a new transaction still meets the condition"
+    );
+    let item = dynamodb
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("chat#token".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(item["value"], AttributeValue::S("first".into()));
+}
