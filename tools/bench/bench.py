@@ -655,7 +655,12 @@ def report(cold, warm, trips, handoff, arch, arch_note, sizes, hot):
     notes = ROOT / "tools/bench/notes.md"
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
+    text = "\n".join(lines)
+    # `make load`'s last figures stay in BENCHMARKS.md when the rest is measured anew.
+    load = ROOT / "tools/load/results.md"
+    if load.exists():
+        text = text.rstrip() + "\n\n" + load.read_text()
+    (ROOT / "BENCHMARKS.md").write_text(text)
     log("wrote BENCHMARKS.md")
 
 

@@ -258,9 +258,13 @@ def report(figures):
     d = figures["double click"]
     lines.append(f"| double click, CPU busy | {d['presses']} presses by one customer, {d['instances']} fresh instances, {d['rounds']} rounds | "
                  f"1 chat every round, 0 non-2xx | | {d['p50']:.1f} | {d['p99']:.1f} | |")
+    lines_note = ["", "Throughput and latency here are bound by the stand-ins (moto serves one request at a time, in Python,",
+                  "and shares the machine's cores with the instances); what carries over to Lambda is the functions'",
+                  "CPU per press."]
     c = figures["duplicate close"]
     lines.append(f"| duplicate close | {c['webhooks']} webhooks for {c['chats']} chats, {c['instances']} instances | each closed once, "
                  f"0 non-2xx, {c['reopened']} next presses opened new chats | | | | |")
+    lines += lines_note
     lines += ["", f"### Faults ({len(figures['faults'])} cases, every one asserted)", "",
               "Each case is one customer's press on a fresh instance while one thing fails, then two presses",
               "once it is over (after the claim's lease where one was kept). Asserted for every row: exactly one",
