@@ -210,7 +210,12 @@ impl ChannelStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
+            // The SDK repeats a call whose answer it lost; the repeat of a claim that was written
+            // fails its own condition. A claim id is never reused, so finding it means we won.
+            Err(error) if is_condition_failure(&error) => Ok(matches!(
+                self.active_slot(identity).await?,
+                Slot::Pending { claim_id: held, .. } if held == claim_id
+            )),
             Err(error) => Err(store_error("PutItem", error)),
         }
     }
@@ -237,8 +242,8 @@ impl ChannelStore {
     }
 
     /// Turns our claim into the active chat and writes the chat's record, atomically, both
-    /// stamped with `chat.created_at`. `Ok(false)`:
-    /// the claim was lost (our lease ran out and another request took over).
+    /// stamped with `chat.created_at`. `Ok(false)`: the claim was lost (our lease ran out and
+    /// another request took over) and the slot holds another chat.
     pub async fn activate(&self, claim_id: &str, chat: &ActiveChat) -> Result<bool, StoreError> {
         let opened_at = n(chat.created_at);
         let slot = Update::builder()
@@ -281,7 +286,12 @@ impl ChannelStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
+            // DynamoDB answers the SDK's repeat of a committed transaction by its client request
+            // token; past that, the slot itself says whether this chat is the active one.
+            Err(error) if is_condition_failure(&error) => Ok(matches!(
+                self.active_slot(&chat.identity).await?,
+                Slot::Active(active) if active.channel_sid == chat.channel_sid
+            )),
             Err(error) => Err(store_error("TransactWriteItems", error)),
         }
     }

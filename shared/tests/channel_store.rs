@@ -121,6 +121,48 @@ async fn claim_activate_and_read_back() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_claim_or_activation_repeated_after_a_lost_answer_reads_as_won() {
+    // What the SDK does when DynamoDB performed a call but the answer was lost (an attempt
+    // timeout, a dropped connection): it sends the same call again. The load suite met this
+    // with 1,000 customers: the repeated claim failed its own condition, and the press waited
+    // 8 s for itself (503 chat_being_opened) and left its customer locked out for the lease.
+    let moto = MotoServer::start();
+    let (store, _, _) = store(&moto).await;
+    for attempt in ["first", "repeat"] {
+        assert!(
+            store
+                .claim("carol", "claim-c", "claim-c", "conversations", NOW, 15)
+                .await
+                .unwrap(),
+            "{attempt}: the claim is ours"
+        );
+    }
+    assert!(
+        !store
+            .claim("carol", "claim-d", "claim-d", "conversations", NOW, 15)
+            .await
+            .unwrap(),
+        "another request's claim still loses"
+    );
+    let chat = chat_at("carol", SID, NOW + 1);
+    assert!(store.activate("claim-c", &chat).await.unwrap());
+    assert!(
+        store.activate("claim-c", &chat).await.unwrap(),
+        "the repeat of a committed activation reads as committed"
+    );
+    assert!(
+        !store
+            .activate(
+                "claim-c",
+                &chat_at("carol", "CH0000000000000000000000000000beef", NOW + 1)
+            )
+            .await
+            .unwrap(),
+        "an activation of another chat does not"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_expired_pending_claim_can_be_taken_over_and_the_old_claimant_loses() {
     let moto = MotoServer::start();
     let (store, _, _) = store(&moto).await;
