@@ -261,19 +261,7 @@ async fn a_web_chat_whose_answer_was_lost_is_found_among_the_identitys_conversat
         .with_priority(1)
         .mount(h.flex())
         .await;
-    Mock::given(method("GET"))
-        .and(path_regex("/ParticipantConversations$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "conversations": [{
-                "conversation_sid": CONVERSATION,
-                "conversation_state": "active",
-                "conversation_date_created": "2026-12-04T10:00:00Z"
-            }],
-            "meta": {}
-        })))
-        .with_priority(1)
-        .mount(&h.twilio.conversations)
-        .await;
+    h.twilio.list_active_conversation(CONVERSATION).await;
     h.twilio.answer_normally().await;
     let state = h.state().await;
     let (status, body) = call(&state, press(&h.guest_token("guest-lost"))).await;
@@ -446,16 +434,7 @@ async fn a_chat_whose_webhook_failed_is_kept_claimed_and_completed_by_the_next_p
     );
 
     // After the lease, the next press finds that chat and completes it: no second chat.
-    Mock::given(method("GET"))
-        .and(path_regex("/ParticipantConversations$"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"conversations": [
-            {"conversation_sid": CONVERSATION, "conversation_state": "active",
-             "conversation_date_created": "2026-11-23T10:05:00Z"}], "meta": {}})),
-        )
-        .with_priority(1)
-        .mount(&h.twilio.conversations)
-        .await;
+    h.twilio.list_active_conversation(CONVERSATION).await;
     let later = flex_handoff::unix_now() + 16;
     let response =
         flex_handoff::handlers::channel::channel_response(&state, &press(&token).request(), later)

@@ -223,6 +223,28 @@ class Counter:
         return counts
 
 
+def forward(moto_url, handler, body):
+    """Sends an AWS JSON call `handler` received on to moto: (status, payload, reply headers)."""
+    headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "content-length")}
+    request = urllib.request.Request(moto_url + handler.path, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request) as response:
+            status, payload, ctype = response.status, response.read(), response.headers.get("content-type")
+    except urllib.error.HTTPError as error:
+        status, payload, ctype = error.code, error.read(), error.headers.get("content-type")
+    return status, payload, {"content-type": ctype or "application/x-amz-json-1.0"}
+
+
+def wait_for_moto(moto_url):
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(moto_url + "/moto-api/", timeout=1)
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise RuntimeError(f"moto did not start at {moto_url}")
+
+
 def aws_proxy(moto_url, counter, round_trips=None):
     """Forwards AWS JSON calls to moto, counting them by X-Amz-Target; with `round_trips`, also
     records each call's time from its arrival to the answer (moto's work plus this hop)."""
@@ -230,15 +252,8 @@ def aws_proxy(moto_url, counter, round_trips=None):
         def do_POST(self):
             arrived = time.perf_counter_ns()
             counter.add(self.headers.get("x-amz-target", "?").split(".")[-1])
-            body = self.body()
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-            request = urllib.request.Request(moto_url + self.path, data=body, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request) as response:
-                    status, payload, ctype = response.status, response.read(), response.headers.get("content-type")
-            except urllib.error.HTTPError as error:
-                status, payload, ctype = error.code, error.read(), error.headers.get("content-type")
-            self.reply(status, payload, {"content-type": ctype or "application/x-amz-json-1.0"})
+            status, payload, headers = forward(moto_url, self, self.body())
+            self.reply(status, payload, headers)
             if round_trips is not None:
                 round_trips.append((time.perf_counter_ns() - arrived) / 1e6)
     return Server(Proxy)
@@ -435,12 +450,7 @@ def free_port():
 
 
 def measure(env, moto_url):
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(moto_url + "/moto-api/", timeout=1)
-            break
-        except Exception:
-            time.sleep(0.1)
+    wait_for_moto(moto_url)
     table = "bench-channels"
     subprocess.run([sys.executable, str(ROOT / "local/create_table.py"), moto_url, table], check=True)
     aws = {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}

@@ -12,9 +12,7 @@ DynamoDB's faults per customer. The functions are the release binaries as separa
 
 import concurrent.futures
 import json
-import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -243,19 +241,13 @@ class DynamoFaults:
                     return self.reply(500, json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
                                                        "message": "Internal server error"}).encode(),
                                       {"content-type": "application/x-amz-json-1.0"})
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                request = urllib.request.Request(moto_url + self.path, data=body, headers=headers, method="POST")
-                try:
-                    with urllib.request.urlopen(request) as response:
-                        status, payload, ctype = response.status, response.read(), response.headers.get("content-type")
-                except urllib.error.HTTPError as error:
-                    status, payload, ctype = error.code, error.read(), error.headers.get("content-type")
+                status, payload, headers = bench.forward(moto_url, self, body)
                 if what == "lose answer":
                     # Performed by moto; the answer never reaches the SDK, which repeats the call.
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return
-                self.reply(status, payload, {"content-type": ctype or "application/x-amz-json-1.0"})
+                self.reply(status, payload, headers)
 
         self.server = bench.Server(Proxy)
 

@@ -288,12 +288,7 @@ def main():
     moto = subprocess.Popen([*server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     twilio = Twilio()
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(moto_url + "/moto-api/", timeout=1)
-                break
-            except Exception:
-                time.sleep(0.1)
+        bench.wait_for_moto(moto_url)
         table = "load-channels"
         subprocess.run([sys.executable, str(ROOT / "local/create_table.py"), moto_url, table], check=True)
         dynamodb = boto3.client("dynamodb", endpoint_url=moto_url, region_name="us-east-1",

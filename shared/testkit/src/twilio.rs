@@ -172,6 +172,26 @@ impl TwilioStandIns {
             .await;
     }
 
+    /// Every identity's participant conversations list one active conversation, `sid`: what a
+    /// create whose answer was lost, or a request that died, left in Twilio.
+    pub async fn list_active_conversation(&self, sid: &str) {
+        use wiremock::matchers::{method, path_regex};
+        use wiremock::{Mock, ResponseTemplate};
+        Mock::given(method("GET"))
+            .and(path_regex("/ParticipantConversations$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "conversations": [{
+                    "conversation_sid": sid,
+                    "conversation_state": "active",
+                    "conversation_date_created": "2026-12-04T10:00:00Z"
+                }],
+                "meta": {}
+            })))
+            .with_priority(1)
+            .mount(&self.conversations)
+            .await;
+    }
+
     /// The environment that points a function at these stand-ins.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
