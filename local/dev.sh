@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # `make dev`: the whole product on this machine, no AWS or Twilio account needed.
 #   DynamoDB      moto under one lock (local/moto_atomic.py), table from template.yaml's schema
-#   Twilio        Prism mocks of Twilio's official OpenAPI specs (dynamic: each chat its own SID)
-#                 behind one local "Twilio" host (local/devserver.py twilio)
+#   Twilio        local/local_twilio.py: keeps the chats, messages, webhooks and tasks the functions
+#                 make, checks every request first with Prism mocks of Twilio's official OpenAPI
+#                 specs, and calls the chat-end webhook, signed, when the agent ends a chat
 #   functions     all three under `cargo lambda watch`, env from local/dev.env plus local endpoints
 #   gateway       local/devserver.py gateway: the API's routes and the demo page, one origin
 # Ports can be moved with DEV_PORT, DEV_LAMBDA_PORT, DEV_DYNAMODB_PORT, DEV_TWILIO_PORT and
-# DEV_PRISM_PORT (four from there); a port in use stops the start with a clear message.
+# DEV_PRISM_PORT (five from there); a port in use stops the start with a clear message.
+# MODE=conversations|interactions|chat picks the Flex mode (default: local/dev.env's).
 # LOCAL_TWILIO=real / LOCAL_AWS=real use real Twilio / AWS instead (see README). Ctrl-C stops all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +25,7 @@ mkdir -p "$run_dir"
 
 ports=("$gateway_port" "$lambda_port")
 [ "$local_aws" = mock ] && ports+=("$dynamodb_port")
-[ "$local_twilio" = mock ] && ports+=("$twilio_port" $((prism_port)) $((prism_port + 1)) $((prism_port + 2)) $((prism_port + 3)))
+[ "$local_twilio" = mock ] && ports+=("$twilio_port" $((prism_port)) $((prism_port + 1)) $((prism_port + 2)) $((prism_port + 3)) $((prism_port + 4)))
 for port in "${ports[@]}"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "error: port $port is already in use; stop what uses it or move it (see local/dev.sh)" >&2
@@ -54,6 +56,12 @@ wait_for_port() { # port name seconds
 }
 
 overrides=()
+if [ -n "${MODE:-}" ]; then
+  case "$MODE" in
+    conversations|interactions|chat) overrides+=("FLEX_MODE=$MODE") ;;
+    *) echo "error: MODE must be conversations, interactions or chat, not $MODE" >&2; exit 1 ;;
+  esac
+fi
 if [ "$local_aws" = mock ]; then
   start dynamodb python3 local/moto_atomic.py -H 127.0.0.1 -p "$dynamodb_port"
   wait_for_port "$dynamodb_port" dynamodb 30
@@ -69,18 +77,21 @@ fi
 
 if [ "$local_twilio" = mock ]; then
   specs=tools/npm/node_modules/@twilio-alpha/mcp/twilio-oai/spec/json
-  names=(flex_v1 flex_v2 chat_v2 conversations_v1)
+  names=(flex_v1 flex_v2 chat_v2 conversations_v1 taskrouter_v1)
   prism_urls=()
-  for i in 0 1 2 3; do
-    start "prism-${names[$i]}" tools/npm/node_modules/.bin/prism mock -d -h 127.0.0.1 -p $((prism_port + i)) "$specs/twilio_${names[$i]}.json"
+  for i in 0 1 2 3 4; do
+    start "prism-${names[$i]}" tools/npm/node_modules/.bin/prism mock -h 127.0.0.1 -p $((prism_port + i)) "$specs/twilio_${names[$i]}.json"
     prism_urls+=("http://127.0.0.1:$((prism_port + i))")
   done
-  for i in 0 1 2 3; do wait_for_port $((prism_port + i)) "prism-${names[$i]}" 60; done
-  start twilio python3 local/devserver.py twilio "$twilio_port" "${prism_urls[@]}"
+  for i in 0 1 2 3 4; do wait_for_port $((prism_port + i)) "prism-${names[$i]}" 60; done
+  auth_token=$(grep '^TWILIO_AUTH_TOKEN=' local/dev.env | cut -d= -f2)
+  start twilio python3 local/local_twilio.py "$twilio_port" "$auth_token" "${prism_urls[@]}"
   wait_for_port "$twilio_port" twilio 10
-  for var in TWILIO_FLEX_API_URL TWILIO_CHAT_API_URL TWILIO_CONVERSATIONS_API_URL; do
+  for var in TWILIO_FLEX_API_URL TWILIO_CHAT_API_URL TWILIO_CONVERSATIONS_API_URL TWILIO_TASKROUTER_API_URL; do
     overrides+=("$var=http://127.0.0.1:$twilio_port")
   done
+  # The local Twilio calls the chat-end webhook where Twilio would: the API's public route.
+  overrides+=("TWILIO_WEBHOOK_URL=http://127.0.0.1:$gateway_port/twilio/webhook")
 else
   for var in TWILIO_ACCOUNT_SID TWILIO_API_KEY_SID TWILIO_API_KEY_SECRET TWILIO_AUTH_TOKEN \
              TWILIO_CHAT_SERVICE_SID TWILIO_FLEX_ADDRESS_SID TWILIO_FLEX_FLOW_SID FLEX_MODE TWILIO_WEBHOOK_URL; do
@@ -126,7 +137,7 @@ flex-handoff is running (logs in $run_dir/):
   functions         http://127.0.0.1:$lambda_port/lambda-url/<function>/   (cargo lambda watch)
 MSG
 [ "$local_aws" = mock ] && echo "  DynamoDB          http://127.0.0.1:$dynamodb_port   (moto, one request at a time: local/moto_atomic.py; table ${table})"
-[ "$local_twilio" = mock ] && echo "  Twilio (mock)     http://127.0.0.1:$twilio_port   (Prism on $prism_port-$((prism_port + 3)): Twilio's OpenAPI specs)"
+[ "$local_twilio" = mock ] && echo "  Twilio (local)    http://127.0.0.1:$twilio_port   (local/local_twilio.py; Prism on $prism_port-$((prism_port + 4)) checks each request against Twilio's specs; agent's side: $twilio_port/local/tasks)"
 cat <<MSG
 
 Try: open $api/ and press "Talk to agent", or run local/smoke.sh.

@@ -1,14 +1,9 @@
-"""Local stand-ins for what AWS and Twilio put in front of the functions, for `make dev`.
+"""What API Gateway puts in front of the functions, for `make dev` (Twilio's part is local/local_twilio.py).
 
   devserver.py gateway PORT FUNCTIONS_URL
       API Gateway's part: POST /token, /channel and /twilio/webhook go to the functions under
       `cargo lambda watch` (FUNCTIONS_URL, e.g. http://127.0.0.1:9000/lambda-url), and the demo
       page is served from the same origin (no CORS needed locally).
-  devserver.py twilio PORT FLEX_V1 FLEX_V2 CHAT_V2 CONVERSATIONS_V1
-      One "Twilio" host in front of Prism mocks of Twilio's official specs, routing each path to
-      the spec that defines it. Twilio takes list parameters as repeated keys
-      (`Configuration.Filters=a&Configuration.Filters=b`); Prism only reads `key[0]=a&key[1]=b`
-      as an array, so repeated keys are spelled that way on the way through.
 """
 
 import json
@@ -99,39 +94,6 @@ def gateway(port, functions_url):
     serve(Gateway, port)
 
 
-def twilio(port, flex_v1, flex_v2, chat_v2, conversations_v1):
-    def upstream(path):
-        if path.startswith("/v2/WebChats"):
-            return flex_v2
-        if path.startswith(("/v1/Channels", "/v1/FlexFlows", "/v1/Interactions")):
-            return flex_v1
-        if path.startswith("/v2/Services"):
-            return chat_v2
-        return conversations_v1
-
-    class Twilio(Quiet):
-        def do_GET(self):
-            forward(self, upstream(self.path) + self.path, None)
-
-        def do_POST(self):
-            pairs = urllib.parse.parse_qsl(self.body().decode(), keep_blank_values=True)
-            counts = {}
-            for key, _ in pairs:
-                counts[key] = counts.get(key, 0) + 1
-            seen = {}
-            spelled = []
-            for key, value in pairs:
-                # Prism reads a list only when indexed: repeated keys, and declared arrays.
-                if counts[key] > 1 or key == "Participant":
-                    spelled.append((f"{key}[{seen.get(key, 0)}]", value))
-                    seen[key] = seen.get(key, 0) + 1
-                else:
-                    spelled.append((key, value))
-            forward(self, upstream(self.path) + self.path, urllib.parse.urlencode(spelled).encode())
-
-    serve(Twilio, port)
-
-
 def serve(handler, port):
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
@@ -145,8 +107,6 @@ CONFIG = {}
 
 if __name__ == "__main__":
     role, port, *urls = sys.argv[1:]
-    if role == "gateway":
-        CONFIG.update(json.loads(urls[1]) if len(urls) > 1 else {})
-        gateway(int(port), urls[0].rstrip("/"))
-    else:
-        twilio(int(port), *[u.rstrip("/") for u in urls])
+    assert role == "gateway", "usage: devserver.py gateway PORT FUNCTIONS_URL [CONFIG_JSON]"
+    CONFIG.update(json.loads(urls[1]) if len(urls) > 1 else {})
+    gateway(int(port), urls[0].rstrip("/"))

@@ -32,7 +32,7 @@ let ports;
 let browser;
 
 before(async () => {
-  // Prism needs four consecutive ports: take a free one and hope its neighbours are free too;
+  // Prism needs five consecutive ports: take a free one and hope its neighbours are free too;
   // dev.sh refuses clearly if they are not.
   ports = {
     DEV_PORT: await freePort(),

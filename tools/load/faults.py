@@ -23,6 +23,9 @@ import uuid
 
 import bench
 
+sys.path.insert(0, str(bench.ROOT / "local"))
+import local_twilio  # noqa: E402  (make dev's Twilio model)
+
 # The lease a claim holds (CLAIM_LEASE_SECONDS in shared/src/handlers/channel.rs), plus a margin.
 LEASE_WAIT_S = 16.5
 # A short Twilio deadline, so "slower than the deadline" cases stay short. Not shorter: at 1.5 s
@@ -56,50 +59,43 @@ class Fault:
 
 
 class StatefulTwilio:
-    """Twilio as this product uses it, with per-customer faults. Thread-safe."""
+    """`make dev`'s Twilio model (local/local_twilio.py) behind a server that injects
+    per-customer faults. Thread-safe."""
 
     def __init__(self):
-        self.lock = threading.Lock()
-        self.chats = {}  # sid -> {identity, kind, unique_name, state, webhooks, messages}
-        self.tasks = []  # {identity, attributes, interaction, channel}
+        self.model = local_twilio.TwilioModel()
         self.faults = {}  # identity -> [Fault]
         self.kill = {}  # identity -> callable that kills the instance serving it
+        self.lock = threading.Lock()
         outer = self
 
         class Handler(bench.Quiet):
             def do_GET(self):
-                outer.serve(self, "GET", {})
+                outer.serve(self, "GET", [])
 
             def do_POST(self):
-                form = urllib.parse.parse_qs(self.body().decode(), keep_blank_values=True)
-                outer.serve(self, "POST", {k: v[0] for k, v in form.items()})
+                outer.serve(self, "POST", urllib.parse.parse_qsl(self.body().decode(), keep_blank_values=True))
 
         self.server = bench.Server(Handler)
 
     def url(self):
         return f"http://127.0.0.1:{self.server.port}"
 
-    # --- state ---------------------------------------------------------------------------------
-
-    def new_chat(self, identity, kind, unique_name=None):
-        sid = "CH" + uuid.uuid4().hex
-        self.chats[sid] = {"identity": identity, "kind": kind, "unique_name": unique_name, "state": "active",
-                           "webhooks": 0, "messages": []}
-        return sid
-
     def chats_of(self, identity):
-        with self.lock:
-            return [sid for sid, chat in self.chats.items() if chat["identity"] == identity]
+        with self.model.lock:
+            return [sid for sid, chat in self.model.chats.items() if chat["identity"] == identity]
 
     def chat(self, sid):
-        with self.lock:
-            return dict(self.chats[sid])
+        with self.model.lock:
+            chat = self.model.chats[sid]
+            parts = [(m["author"], json.loads(m["attributes"]).get("flexHandoff", {}).get("part")) for m in chat["messages"]]
+            return {"webhooks": len(chat["webhooks"]), "messages": parts}
 
     def tasks_of(self, identity):
-        with self.lock:
-            return [task for task in self.tasks if task["identity"] == identity]
-
-    # --- faults --------------------------------------------------------------------------------
+        with self.model.lock:
+            return [{"interaction": chat["task"]["attributes"]["flexInteractionSid"]}
+                    for chat in self.model.chats.values()
+                    if chat["identity"] == identity and chat["mode"] == "interactions" and chat["task"]]
 
     def fault_for(self, identity, kind):
         with self.lock:
@@ -108,44 +104,11 @@ class StatefulTwilio:
                     return what
         return None
 
-    # --- the API -------------------------------------------------------------------------------
-
-    def serve(self, handler, method, form):
+    def serve(self, handler, method, pairs):
         url = urllib.parse.urlsplit(handler.path)
-        path, query = url.path, dict(urllib.parse.parse_qsl(url.query))
-        parts = path.strip("/").split("/")
+        form = local_twilio.form_of(pairs)
         reply = lambda status, body: handler.reply(status, json.dumps(body).encode(), {"content-type": "application/json"})
-        not_found = lambda: reply(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
-
-        if method == "GET":
-            with self.lock:
-                if "/FlexFlows/" in path:
-                    return reply(200, {"sid": parts[-1], "channel_type": "web", "enabled": True})
-                if path.endswith("/ParticipantConversations"):
-                    listed = [{"conversation_sid": sid, "conversation_state": chat["state"],
-                               "conversation_date_created": "2026-12-04T10:00:00Z"}
-                              for sid, chat in self.chats.items()
-                              if chat["identity"] == query.get("Identity") and chat["kind"] != "channel"]
-                    return reply(200, {"conversations": listed, "meta": {}})
-                if path.endswith("/Messages"):
-                    chat = self.chats.get(parts[-2])
-                    if not chat:
-                        return not_found()
-                    return reply(200, {"messages": [{"author": a, "from": a} for a, _ in chat["messages"]], "meta": {}})
-                if path.endswith("/Tasks"):
-                    wanted = query.get("EvaluateTaskAttributes", "")
-                    listed = [{"sid": "WT" + uuid.uuid4().hex, "attributes": json.dumps(t["attributes"])}
-                              for t in self.tasks if f'handoffId == "{t["attributes"].get("handoffId")}"' == wanted]
-                    return reply(200, {"tasks": listed, "meta": {}})
-                if "/Conversations/" in path:
-                    key = urllib.parse.unquote(parts[-1])
-                    for sid, chat in self.chats.items():
-                        if key in (sid, chat["unique_name"]):
-                            return reply(200, {"sid": sid, "unique_name": chat["unique_name"], "state": chat["state"]})
-                    return not_found()
-            return not_found()
-
-        identity, kind = self.owner_and_kind(path, form)
+        identity, kind = self.owner_and_kind(url.path, form) if method == "POST" else (None, None)
         fault = self.fault_for(identity, kind) if identity else None
         if fault == "429":
             return handler.reply(429, b'{"code": 20429, "message": "Too Many Requests", "status": 429}',
@@ -154,9 +117,7 @@ class StatefulTwilio:
             return reply(400, {"code": 20001, "message": "Invalid parameter", "status": 400})
         if fault == "503 before":
             return reply(503, {"code": 20503, "message": "Service Unavailable", "status": 503})
-        if fault == "slow before":
-            time.sleep(TWILIO_DEADLINE_MS / 1000 + 0.5)
-        status, body = self.perform(path, parts, form, identity, kind)
+        status, body = self.model.perform(method, url.path, dict(urllib.parse.parse_qsl(url.query)), form)
         if fault == "lose answer":
             # Performed, and the connection drops before the answer: what a network failure
             # after Twilio did the work looks like to the caller.
@@ -167,14 +128,13 @@ class StatefulTwilio:
             self.kill[identity]()
             handler.close_connection = True
             return
-        if fault == "503 after":
-            return reply(503, {"code": 20503, "message": "Service Unavailable", "status": 503})
         if fault == "slow after":
             time.sleep(TWILIO_DEADLINE_MS / 1000 + 0.5)
         reply(status, body)
 
     def owner_and_kind(self, path, form):
-        with self.lock:
+        """Whose request this is, and which kind of call, for the faults."""
+        with self.model.lock:
             if path == "/v2/WebChats":
                 return form.get("Identity"), "web chat"
             if path == "/v1/Channels":
@@ -183,41 +143,10 @@ class StatefulTwilio:
                 return json.loads(form.get("Participant", "{}")).get("identity"), "conversation"
             if path == "/v1/Interactions":
                 sid = json.loads(form["Channel"])["properties"]["media_channel_sid"]
-                return self.chats.get(sid, {}).get("identity"), "interaction"
+                return self.model.chats.get(sid, {}).get("identity"), "interaction"
             sid = path.strip("/").split("/")[-2]
             kind = "history message" if path.endswith("/Messages") else "webhook"
-            return self.chats.get(sid, {}).get("identity"), kind
-
-    def perform(self, path, parts, form, identity, kind):
-        with self.lock:
-            if kind == "web chat":
-                return 201, {"conversation_sid": self.new_chat(identity, "web chat"), "identity": identity}
-            if kind == "flex channel":
-                # Flex answers with the identity's open channel on the flow rather than a second.
-                for sid, chat in self.chats.items():
-                    if chat["identity"] == identity and chat["kind"] == "channel" and chat["state"] == "active":
-                        return 201, {"sid": sid}
-                return 201, {"sid": self.new_chat(identity, "channel")}
-            if kind == "conversation":
-                name = form["UniqueName"]
-                if any(chat["unique_name"] == name for chat in self.chats.values()):
-                    return 409, {"code": 50353, "message": "Conversation with provided unique name already exists", "status": 409}
-                return 201, {"sid": self.new_chat(identity, "conversation", name), "state": "active"}
-            if kind == "interaction":
-                routing = json.loads(form["Routing"])["properties"]
-                interaction, channel = "KD" + uuid.uuid4().hex, "UO" + uuid.uuid4().hex
-                attributes = {**routing["attributes"], "flexInteractionSid": interaction, "flexInteractionChannelSid": channel}
-                self.tasks.append({"identity": identity, "attributes": attributes, "interaction": interaction})
-                return 201, {"sid": interaction, "channel": {"type": "web", "sid": channel}}
-            chat = self.chats.get(parts[-2])
-            if chat is None:
-                return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
-            if kind == "history message":
-                part = json.loads(form.get("Attributes") or "{}").get("flexHandoff", {}).get("part")
-                chat["messages"].append((form.get("Author") or form.get("From"), part))
-                return 201, {"sid": "IM" + uuid.uuid4().hex}
-            chat["webhooks"] += 1
-            return 201, {"sid": "WH" + uuid.uuid4().hex}
+            return self.model.chats.get(sid, {}).get("identity"), kind
 
 
 class DynamoFaults:

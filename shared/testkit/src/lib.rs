@@ -22,7 +22,7 @@ pub use moto::{MotoServer, open_chat};
 pub use process::free_port;
 pub use runtime::{LambdaRun, run_lambda_binary, run_lambda_command};
 pub use twilio::{
-    PrismServer, STAND_IN_CHANNEL_SID, STAND_IN_CONVERSATION_SID, STAND_IN_CUSTOM_CONVERSATION_SID,
-    STAND_IN_INTERACTION_CHANNEL_SID, STAND_IN_INTERACTION_SID, TwilioStandIns,
-    twilio_form_signature, twilio_helper,
+    LocalTwilio, PrismServer, STAND_IN_CHANNEL_SID, STAND_IN_CONVERSATION_SID,
+    STAND_IN_CUSTOM_CONVERSATION_SID, STAND_IN_INTERACTION_CHANNEL_SID, STAND_IN_INTERACTION_SID,
+    TwilioStandIns, twilio_form_signature, twilio_helper,
 };

@@ -47,6 +47,48 @@ impl Drop for PrismServer {
     }
 }
 
+/// `local/local_twilio.py`, `make dev`'s stateful Twilio, in front of Prism mocks of the five specs
+/// this product calls. Stopped on drop.
+pub struct LocalTwilio {
+    child: Child,
+    _prisms: Vec<PrismServer>,
+    pub endpoint: String,
+}
+
+impl LocalTwilio {
+    pub fn start(auth_token: &str) -> Self {
+        let prisms: Vec<PrismServer> = [
+            "twilio_flex_v1.json",
+            "twilio_flex_v2.json",
+            "twilio_chat_v2.json",
+            "twilio_conversations_v1.json",
+            "twilio_taskrouter_v1.json",
+        ]
+        .into_iter()
+        .map(PrismServer::start)
+        .collect();
+        let script = workspace_root().join("local/local_twilio.py");
+        let (child, endpoint) = spawn_server("local Twilio", Duration::from_secs(30), |port| {
+            let mut command = Command::new("python3");
+            command.arg(&script).arg(port.to_string()).arg(auth_token);
+            command.args(prisms.iter().map(|prism| prism.endpoint.as_str()));
+            command
+        });
+        Self {
+            child,
+            _prisms: prisms,
+            endpoint,
+        }
+    }
+}
+
+impl Drop for LocalTwilio {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The conversation SID the Twilio stand-ins hand out for `POST /v2/WebChats`.
 pub const STAND_IN_CONVERSATION_SID: &str = "CH0123456789abcdef0123456789abcdef";
 /// The channel SID the Twilio stand-ins hand out for `POST /v1/Channels`.

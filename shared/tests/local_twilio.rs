@@ -1,0 +1,195 @@
+//! `make dev`'s Twilio (`local/local_twilio.py`) driven by the real handlers, in each Flex mode: a
+//! press opens a chat it keeps, the agent's side sees the task with the bot's context and
+//! history, the agent ends the chat, the chat-end webhook it sends is signed as Twilio signs and
+//! closes the record through `flex-webhook`'s handler, and the next press opens a new chat.
+//! Requests off Twilio's spec are refused, by Prism, with the reason.
+
+use flex_handoff::config::WebhookSettings;
+use flex_handoff::handlers::channel::{ChannelState, channel_response};
+use flex_handoff::handlers::webhook::{WebhookState, webhook_response};
+use flex_handoff::store::Slot;
+use flex_handoff_testkit::channel::press;
+use flex_handoff_testkit::{
+    EventBuilder, LocalTwilio, MotoServer, channel_settings, dev_env, dev_settings, event_file,
+};
+use serde_json::Value;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A plain HTTP client for the local servers; TLS is never used, but reqwest wants a provider.
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+async fn get(url: &str) -> Value {
+    let text = client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn post(url: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = client()
+        .post(url)
+        .basic_auth("SK22222222222222222222222222222222", Some("secret"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap())
+}
+
+fn context_body() -> String {
+    let event: Value = serde_json::from_str(&event_file("channel-with-context.json")).unwrap();
+    event["body"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_webhook() {
+    let auth_token = dev_env()["TWILIO_AUTH_TOKEN"].clone();
+    let twilio = LocalTwilio::start(&auth_token);
+    let moto = MotoServer::start();
+    let table = moto.create_channels_table();
+    let receiver = MockServer::start().await;
+    Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let webhook_url = format!("{}/twilio/webhook", receiver.uri());
+    let settings = dev_settings(&[]);
+    let webhook_state = WebhookState::build(
+        &settings,
+        &WebhookSettings {
+            table: table.clone(),
+            closed_retention_days: 30,
+            public_url: webhook_url.clone(),
+        },
+        moto.dynamodb(),
+    );
+    let issuer = flex_handoff::token::TokenIssuer::from_settings(&settings);
+
+    for mode in ["conversations", "chat", "interactions"] {
+        let channel = channel_settings(&[
+            ("FLEX_MODE", mode),
+            ("CHANNELS_TABLE", &table),
+            ("TWILIO_WEBHOOK_URL", &webhook_url),
+            ("TWILIO_FLEX_API_URL", &twilio.endpoint),
+            ("TWILIO_CHAT_API_URL", &twilio.endpoint),
+            ("TWILIO_CONVERSATIONS_API_URL", &twilio.endpoint),
+            ("TWILIO_TASKROUTER_API_URL", &twilio.endpoint),
+        ]);
+        let state = ChannelState::build(&settings, &channel, moto.dynamodb()).await;
+        assert!(state.flex_flow.is_ok(), "{mode}: {:?}", state.flex_flow);
+        let identity = format!("guest-local-{mode}");
+        let token = issuer.mint(&identity, flex_handoff::unix_now()).jwt;
+        let press = || press(&token).body(&context_body()).request();
+
+        let opened = channel_response(&state, &press(), flex_handoff::unix_now())
+            .await
+            .unwrap();
+        assert_eq!(opened.status(), 201, "{mode}: {:?}", opened.body());
+        let opened: Value = serde_json::from_slice(opened.body().as_ref()).unwrap();
+        assert_eq!(opened["contextDelivered"], true, "{mode}: {opened}");
+        let sid = opened["channelSid"].as_str().unwrap().to_owned();
+
+        // What the agent page reads: the task with the bot's context, and the history in order.
+        let tasks = get(&format!("{}/local/tasks", twilio.endpoint)).await;
+        let chat = tasks["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|chat| chat["channelSid"] == sid.as_str())
+            .unwrap_or_else(|| panic!("{mode}: no task for {sid}: {tasks}"))
+            .clone();
+        assert_eq!(chat["customer"], "Ada", "{mode}");
+        let attributes = &chat["task"]["attributes"];
+        let context = if mode == "interactions" {
+            &attributes["context"]
+        } else {
+            &attributes["pre_engagement_data"]["context"]
+        };
+        assert_eq!(context["intent"], "roaming_no_data", "{mode}: {attributes}");
+        assert_eq!(
+            context["attributes"]["tier"], "gold",
+            "{mode}: {attributes}"
+        );
+        let history = chat["messages"][0]["body"].as_str().unwrap();
+        assert!(
+            history.contains("Customer: My mobile data stopped working"),
+            "{mode}: {history}"
+        );
+        assert_eq!(chat["messages"][0]["author"], "bot-transcript");
+
+        // The agent replies and ends the chat; the webhook reaches flex-webhook's handler.
+        let agent = format!("{}/local/chats/{sid}", twilio.endpoint);
+        assert_eq!(
+            post(&format!("{agent}/messages"), &[("Body", "Hi Ada")])
+                .await
+                .0,
+            201
+        );
+        let (status, ended) = post(&format!("{agent}/end"), &[]).await;
+        assert_eq!(
+            (status, ended["webhooks"].as_u64()),
+            (200, Some(1)),
+            "{mode}: {ended}"
+        );
+        let received = receiver.received_requests().await.unwrap();
+        let hook = received.last().unwrap();
+        let event = EventBuilder::new("POST", "/twilio/webhook")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "x-twilio-signature",
+                hook.headers["x-twilio-signature"].to_str().unwrap(),
+            )
+            .body(std::str::from_utf8(&hook.body).unwrap());
+        let closed = webhook_response(&webhook_state, &event.request(), flex_handoff::unix_now())
+            .await
+            .unwrap();
+        let closed: Value = serde_json::from_slice(closed.body().as_ref()).unwrap();
+        assert_eq!(closed["result"], "closed", "{mode}: {closed}");
+        let record = state.store.chat(&sid).await.unwrap().unwrap();
+        assert_eq!(record.status, "closed", "{mode}");
+        assert!(
+            record.expires_at.is_some(),
+            "{mode}: closed records get a TTL"
+        );
+        assert_eq!(
+            state.store.active_slot(&identity).await.unwrap(),
+            Slot::Empty,
+            "{mode}"
+        );
+
+        let again = channel_response(&state, &press(), flex_handoff::unix_now())
+            .await
+            .unwrap();
+        let again: Value = serde_json::from_slice(again.body().as_ref()).unwrap();
+        assert_ne!(again["channelSid"], sid.as_str(), "{mode}: a new chat");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_off_twilios_spec_is_refused_with_the_reason_and_changes_nothing() {
+    let twilio = LocalTwilio::start(&dev_env()["TWILIO_AUTH_TOKEN"]);
+    let (status, body) = post(
+        &format!("{}/v2/WebChats", twilio.endpoint),
+        &[("Identity", "guest-x")],
+    )
+    .await;
+    assert!((400..500).contains(&status), "{status} {body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("Twilio's OpenAPI spec"), "{message}");
+    assert!(
+        message.contains("AddressSid"),
+        "names what is missing: {message}"
+    );
+    let tasks = get(&format!("{}/local/tasks", twilio.endpoint)).await;
+    assert_eq!(tasks["tasks"], serde_json::json!([]), "nothing was opened");
+}
