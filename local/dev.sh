@@ -113,8 +113,11 @@ chmod 600 "$env_file"
 start functions cargo lambda watch -A 127.0.0.1 -P "$lambda_port" --env-file "$env_file"
 wait_for_port "$lambda_port" functions 120
 mode=$(grep '^FLEX_MODE=' "$env_file" | tail -1 | cut -d= -f2)
+service=$(grep '^TWILIO_CHAT_SERVICE_SID=' "$env_file" | tail -1 | cut -d= -f2)
+twilio_url=""
+[ "$local_twilio" = mock ] && twilio_url="http://127.0.0.1:$twilio_port"
 start gateway python3 local/devserver.py gateway "$gateway_port" "http://127.0.0.1:$lambda_port/lambda-url" \
-  "{\"twilio\": \"$local_twilio\", \"mode\": \"${mode:-conversations}\"}"
+  "{\"twilio\": \"$local_twilio\", \"mode\": \"${mode:-conversations}\", \"chatServiceSid\": \"$service\", \"twilioUrl\": \"$twilio_url\"}"
 wait_for_port "$gateway_port" gateway 10
 
 echo "compiling and warming up the functions (the first request to each builds it)..."
@@ -134,6 +137,7 @@ cat <<MSG
 
 flex-handoff is running (logs in $run_dir/):
   demo page + API   $api/            POST /token, /channel, /twilio/webhook
+  agent's page      $api/agent       (with the local Twilio: tasks, replies, End chat)
   functions         http://127.0.0.1:$lambda_port/lambda-url/<function>/   (cargo lambda watch)
 MSG
 [ "$local_aws" = mock ] && echo "  DynamoDB          http://127.0.0.1:$dynamodb_port   (moto, one request at a time: local/moto_atomic.py; table ${table})"

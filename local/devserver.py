@@ -3,7 +3,9 @@
   devserver.py gateway PORT FUNCTIONS_URL
       API Gateway's part: POST /token, /channel and /twilio/webhook go to the functions under
       `cargo lambda watch` (FUNCTIONS_URL, e.g. http://127.0.0.1:9000/lambda-url), and the demo
-      page is served from the same origin (no CORS needed locally).
+      page is served from the same origin (no CORS needed locally). With the local Twilio
+      (CONFIG_JSON's twilioUrl), /local-twilio/... reaches it from the same origin: the customer
+      page's local transport and the agent page (/agent) use it.
 """
 
 import json
@@ -21,6 +23,9 @@ STATIC = {
     "/index.html": (DEMO / "index.html", "text/html; charset=utf-8"),
     "/app.js": (DEMO / "app.js", "text/javascript; charset=utf-8"),
     "/style.css": (DEMO / "style.css", "text/css; charset=utf-8"),
+    "/transport.js": (DEMO / "transport.js", "text/javascript; charset=utf-8"),
+    "/agent": (DEMO / "agent.html", "text/html; charset=utf-8"),
+    "/agent.js": (DEMO / "agent.js", "text/javascript; charset=utf-8"),
     "/vendor/twilio-conversations.min.js": (
         ROOT / "tools/npm/node_modules/@twilio/conversations/builds/twilio-conversations.min.js",
         "text/javascript; charset=utf-8",
@@ -66,8 +71,19 @@ def gateway(port, functions_url):
         "/twilio/webhook": f"{functions_url}/flex-webhook/",
     }
 
+    local_twilio = CONFIG.pop("twilioUrl", None) or None
+
     class Gateway(Quiet):
+        def to_local_twilio(self):
+            if not (local_twilio and self.path.startswith("/local-twilio/")):
+                return False
+            body = self.body() if self.command == "POST" else None
+            forward(self, local_twilio + self.path[len("/local-twilio"):], body)
+            return True
+
         def do_GET(self):
+            if self.to_local_twilio():
+                return
             path = urllib.parse.urlsplit(self.path).path
             if path == "/config.json":
                 return self.reply(200, "application/json", json.dumps(CONFIG).encode())
@@ -77,6 +93,8 @@ def gateway(port, functions_url):
             self.reply(200, content_type, file.read_bytes())
 
         def do_POST(self):
+            if self.to_local_twilio():
+                return
             split = urllib.parse.urlsplit(self.path)
             target = routes.get(split.path)
             if target is None:

@@ -85,6 +85,12 @@ class TwilioModel:
                      for chat in self.chats.values()
                      if chat.get("task") and f'handoffId == "{chat["task"]["attributes"].get("handoffId")}"' == wanted]
             return 200, {"tasks": tasks, "meta": {"key": "tasks"}}
+        if parts[-2:-1] == ["Channels"]:
+            chat = self.chats.get(parts[-1])
+            if chat is None or chat["api"] != "chat":
+                return not_found()
+            status = "ACTIVE" if chat["state"] == "active" else "INACTIVE"
+            return 200, {"sid": parts[-1], "attributes": json.dumps({"status": status}), "date_created": chat["created"]}
         if "/Conversations/" in path:
             key = urllib.parse.unquote(parts[-1])
             sid = self.by_name.get(key, key)

@@ -1,7 +1,8 @@
 """Prints the channels-table items of one identity as JSON: its active slot and, when there is
-one, its chat record. For the smoke script and the browser test.
+one, its chat record (or the record of CHANNEL_SID when given). For the smoke script and the
+browser test.
 
-Usage: records.py ENDPOINT_URL TABLE IDENTITY
+Usage: records.py ENDPOINT_URL TABLE IDENTITY [CHANNEL_SID]
 """
 
 import json
@@ -12,7 +13,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from create_table import local_dynamodb
 
 
-def main(endpoint, table, identity):
+def main(endpoint, table, identity, channel_sid=None):
     client = local_dynamodb(endpoint)
     plain = TypeDeserializer()
 
@@ -21,7 +22,9 @@ def main(endpoint, table, identity):
         return {k: plain.deserialize(v) for k, v in item.items()} if item else None
 
     active = get(f"active#{identity}")
-    chat = get(f"chat#{active['channelSid']}") if active and "channelSid" in active else None
+    if channel_sid is None and active:
+        channel_sid = active.get("channelSid")
+    chat = get(f"chat#{channel_sid}") if channel_sid else None
     print(json.dumps({"active": active, "chat": chat}, default=int))
 
 

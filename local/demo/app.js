@@ -1,6 +1,6 @@
 // The "Talk to agent" flow of the telecom web app, against flex-handoff's API:
 // POST /token (the server decides who we are), POST /channel (open or reuse the Flex chat),
-// then Twilio's Conversations SDK with that token. Locally Twilio is a mock: the page says so.
+// then the chat itself through transport.js (Twilio's SDK, or the local Twilio under make dev).
 "use strict";
 
 const api = window.FLEX_HANDOFF_API || "";
@@ -8,7 +8,7 @@ const TOKEN_KEY = "flex-handoff.token";
 const $ = (id) => document.getElementById(id);
 
 let identity = null;
-let conversation = null;
+let chatTransport = null;
 // What the demo bot saw, handed to the agent as context.transcript when the customer asks
 // for a person (oldest first, as the API wants it).
 const transcript = [];
@@ -106,34 +106,24 @@ async function getToken() {
   }
 }
 
-async function connectTwilio(token, channelSid) {
+async function connectChat(token, channelSid) {
   const config = await fetch(`${api}/config.json`).then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
-  if (config.twilio === "mock") {
-    $("connection").textContent = "Local mock of Twilio: the chat is opened, but messages cannot reach an agent.";
-    return;
-  }
-  if (!window.Twilio || !window.Twilio.Conversations) {
-    $("connection").textContent = "Twilio's Conversations SDK did not load: messages cannot reach the agent.";
-    return;
-  }
-  $("connection").textContent = "Connecting to Twilio…";
-  const client = new window.Twilio.Conversations.Client(token);
-  const giveUp = setTimeout(() => {
-    if (!conversation) $("connection").textContent = "Cannot reach Twilio: messages cannot reach the agent.";
-  }, 10000);
-  client.on("connectionStateChanged", (state) => {
-    if (state === "denied" || state === "disconnected") {
-      $("connection").textContent = `Cannot reach Twilio (${state}): messages cannot reach the agent.`;
-    }
-  });
-  client.on("tokenAboutToExpire", async () => client.updateToken((await getToken()).token));
-  client.on("initialized", async () => {
-    conversation = await client.getConversationBySid(channelSid);
-    clearTimeout(giveUp);
-    $("connection").textContent = "Connected: an agent will answer here.";
-    conversation.on("messageAdded", (message) => {
-      if (message.author !== identity) addMessage("received", message.author, message.body || "");
-    });
+  chatTransport = window.FlexHandoffTransport.open({
+    config,
+    token,
+    identity,
+    channelSid,
+    refreshToken: async () => (await getToken()).token,
+    onMessage: (author, body) => addMessage("received agent", author === "agent" ? "Agent" : author, body),
+    onStatus: (text) => {
+      $("connection").textContent = text;
+    },
+    onEnded: () => {
+      chatTransport = null;
+      $("connection").textContent = "The agent ended the chat. Talk to agent opens a new one.";
+      $("channel-status").textContent = "ended by the agent";
+      document.body.dataset.chatEnded = channelSid;
+    },
   });
 }
 
@@ -156,8 +146,9 @@ async function talkToAgent() {
     document.body.dataset.channelSid = chat.channelSid;
     document.body.dataset.reused = String(chat.reused);
     if (!chat.reused) document.body.dataset.contextDelivered = String(chat.contextDelivered);
+    delete document.body.dataset.chatEnded;
     addMessage("received", "Assistant", "I'm handing you over to an agent.");
-    await connectTwilio(minted.token, chat.channelSid);
+    await connectChat(minted.token, chat.channelSid);
   } catch (error) {
     showError(error.message);
   } finally {
@@ -171,8 +162,8 @@ async function send(event) {
   const text = input.value.trim();
   if (!text) return;
   input.value = "";
-  if (!conversation) {
-    if (identity) {
+  if (!chatTransport) {
+    if (identity && !document.body.dataset.chatEnded) {
       addMessage("sent", "You", text, "not delivered: not connected to Twilio");
       return;
     }
@@ -188,7 +179,7 @@ async function send(event) {
   }
   const item = addMessage("sent", "You", text, "sending…");
   try {
-    await conversation.sendMessage(text);
+    await chatTransport.send(text);
     item.querySelector(".status").textContent = "sent";
   } catch (error) {
     item.querySelector(".status").textContent = `not sent: ${error.message}`;

@@ -1,6 +1,8 @@
 // The demo page in headless Chromium (Debian's, driven by playwright-core) against the whole
 // local stack started by local/dev.sh on free ports: press Talk to agent, check the channel SID
-// shown is the one DynamoDB records for the identity shown; reload, press again: reused.
+// shown is the one DynamoDB records for the identity shown; reload, press again: reused. And in
+// each Flex mode the whole handoff with the agent's page beside the customer's: the task with
+// the bot's context, messages both ways, the agent ending the chat, the record closed, a new chat.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -26,36 +28,50 @@ function freePort() {
   });
 }
 
-let stack;
-let stackLog = "";
-let ports;
+let shared;
 let browser;
 
-before(async () => {
+/** The whole local stack (local/dev.sh) on free ports in `mode`; resolves once it is ready. */
+async function startStack(mode) {
   // Prism needs five consecutive ports: take a free one and hope its neighbours are free too;
   // dev.sh refuses clearly if they are not.
-  ports = {
+  const ports = {
     DEV_PORT: await freePort(),
     DEV_LAMBDA_PORT: await freePort(),
     DEV_DYNAMODB_PORT: await freePort(),
     DEV_TWILIO_PORT: await freePort(),
     DEV_PRISM_PORT: 20000 + Math.floor(Math.random() * 20000),
   };
-  const env = { ...process.env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
-  stack = spawn("bash", [path.join(root, "local/dev.sh")], { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const env = { ...process.env, MODE: mode, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
+  const child = spawn("bash", [path.join(root, "local/dev.sh")], { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
   await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`stack not ready after 15 min:\n${stackLog}`)), 15 * 60 * 1000);
+    const timer = setTimeout(() => reject(new Error(`stack not ready after 15 min:\n${log}`)), 15 * 60 * 1000);
     const onData = (chunk) => {
-      stackLog += chunk;
-      if (/^ready$/m.test(stackLog)) {
+      log += chunk;
+      if (/^ready$/m.test(log)) {
         clearTimeout(timer);
         resolve();
       }
     };
-    stack.stdout.on("data", onData);
-    stack.stderr.on("data", onData);
-    stack.on("exit", (code) => reject(new Error(`dev.sh exited (${code}):\n${stackLog}`)));
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`dev.sh exited (${code}):\n${log}`)));
   });
+  return {
+    ports,
+    url: `http://127.0.0.1:${ports.DEV_PORT}`,
+    async stop() {
+      if (child.exitCode === null) {
+        process.kill(-child.pid, "SIGINT");
+        await new Promise((resolve) => child.once("exit", resolve));
+      }
+    },
+  };
+}
+
+before(async () => {
+  shared = await startStack("conversations");
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -65,22 +81,19 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  if (stack && stack.exitCode === null) {
-    process.kill(-stack.pid, "SIGINT");
-    await new Promise((resolve) => stack.once("exit", resolve));
-  }
+  await shared?.stop();
 });
 
-function record(identity) {
+function record(stack, identity, channelSid) {
   const table = readFileSync(path.join(root, "local/dev.env"), "utf8").match(/^CHANNELS_TABLE=(.*)$/m)[1];
   const out = execFileSync("python3", [path.join(root, "local/records.py"),
-    `http://127.0.0.1:${ports.DEV_DYNAMODB_PORT}`, table, identity]);
+    `http://127.0.0.1:${stack.ports.DEV_DYNAMODB_PORT}`, table, identity, ...(channelSid ? [channelSid] : [])]);
   return JSON.parse(out);
 }
 
 test("Talk to agent opens a chat that DynamoDB records, and reuses it after a reload", async () => {
   const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${ports.DEV_PORT}/`);
+  await page.goto(`${shared.url}/`);
   // A word with the bot first: its transcript and the intent it detected go with the handoff.
   await page.getByRole("textbox", { name: "Message" }).fill("My roaming stopped working in Spain");
   await page.getByRole("button", { name: "Send" }).click();
@@ -98,15 +111,10 @@ test("Talk to agent opens a chat that DynamoDB records, and reuses it after a re
   assert.match(identity, /^guest-[0-9a-f-]{36}$/);
   assert.match(channelSid, /^CH[0-9a-fA-F]{32}$/);
   assert.equal(await page.getAttribute("body", "data-reused"), "false");
-  const stored = record(identity);
+  const stored = record(shared, identity);
   assert.equal(stored.active.channelSid, channelSid, "the page shows the chat DynamoDB records");
   assert.equal(stored.chat.status, "active");
-  assert.match(await page.locator("#connection").textContent(), /mock of Twilio/);
-
-  await page.getByRole("textbox", { name: "Message" }).fill("Hello, my roaming is broken");
-  await page.getByRole("button", { name: "Send" }).click();
-  await page.locator(".message.sent").last().waitFor();
-  assert.match(await page.locator(".message.sent .status").last().textContent(), /not connected to Twilio/);
+  await page.waitForFunction(() => /local Twilio/.test(document.getElementById("connection").textContent));
 
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: path.join(artifacts, "talk-to-agent.png"), fullPage: true });
@@ -122,7 +130,7 @@ test("Talk to agent opens a chat that DynamoDB records, and reuses it after a re
 
 test("the API's errors are shown, not swallowed", async () => {
   const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${ports.DEV_PORT}/`);
+  await page.goto(`${shared.url}/`);
   await page.evaluate(() => localStorage.setItem("flex-handoff.token", "forged.token.value"));
   await page.route("**/token", (route) => route.fulfill({
     status: 503, contentType: "application/json",
@@ -132,3 +140,70 @@ test("the API's errors are shown, not swallowed", async () => {
   await page.locator("#error").waitFor({ state: "visible" });
   assert.match(await page.locator("#error").textContent(), /upstream_unavailable/);
 });
+
+/** The two pages' screenshots in one image, the customer's left and the agent's right. */
+async function sideBySide(mode) {
+  const image = (name) => `data:image/png;base64,${readFileSync(path.join(artifacts, `${mode}-${name}.png`)).toString("base64")}`;
+  const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+  await page.setContent(`<body style="margin:0;display:flex;align-items:flex-start;background:#eef1f6">
+    <img src="${image("customer")}" style="width:50%"><img src="${image("agent")}" style="width:50%"></body>`);
+  await page.screenshot({ path: path.join(artifacts, `${mode}-side-by-side.png`), fullPage: true });
+  await page.close();
+}
+
+for (const mode of ["conversations", "interactions", "chat"]) {
+  test(`${mode}: the agent gets the bot's context, they chat, the agent ends it, the next press opens a new chat`, async () => {
+    const stack = mode === "conversations" ? shared : await startStack(mode);
+    try {
+      const customer = await browser.newPage();
+      const agent = await browser.newPage();
+      await customer.goto(`${stack.url}/`);
+      await agent.goto(`${stack.url}/agent`);
+      await customer.getByRole("textbox", { name: "Message" }).fill("My bill has a roaming charge I don't understand");
+      await customer.getByRole("button", { name: "Send" }).click();
+      await customer.locator(".message.bot").nth(1).waitFor();
+      await customer.getByRole("button", { name: "Talk to agent" }).click();
+      await customer.waitForSelector("body[data-channel-sid]");
+      assert.equal(await customer.locator("#error").isHidden(), true, await customer.locator("#error").textContent());
+      const identity = (await customer.locator("#identity").textContent()).trim();
+      const channelSid = await customer.getAttribute("body", "data-channel-sid");
+
+      // The agent's page: the task with what the bot learned, and the bot conversation in order.
+      const task = agent.locator(`li.task[data-channel-sid="${channelSid}"]`);
+      await task.waitFor();
+      assert.equal(await task.locator('[data-fact="Intent"]').textContent(), "roaming");
+      assert.equal(await task.locator('[data-fact="topic"]').textContent(), "network");
+      assert.match(await task.locator(".history-text").first().textContent(),
+        /Customer: My bill has a roaming charge[\s\S]*Bot: /);
+      await task.getByRole("button", { name: "Accept" }).click();
+
+      // Messages both ways, through the local Twilio.
+      await customer.getByRole("textbox", { name: "Message" }).fill("Hello, is anyone there?");
+      await customer.getByRole("button", { name: "Send" }).click();
+      await task.locator(".message.received .text", { hasText: "Hello, is anyone there?" }).waitFor();
+      await task.getByRole("textbox").fill("Hi, I'm Sam from support. Let me look at that charge.");
+      await task.getByRole("button", { name: "Reply" }).click();
+      await customer.locator(".message.agent .text", { hasText: "I'm Sam from support" }).waitFor();
+      mkdirSync(artifacts, { recursive: true });
+      await customer.screenshot({ path: path.join(artifacts, `${mode}-customer.png`), fullPage: true });
+      await agent.screenshot({ path: path.join(artifacts, `${mode}-agent.png`), fullPage: true });
+      await sideBySide(mode);
+
+      // The agent ends the chat: Flex's way in this mode, the signed webhook, the record closed.
+      await task.getByRole("button", { name: "End chat" }).click();
+      await customer.waitForSelector(`body[data-chat-ended="${channelSid}"]`);
+      const stored = record(stack, identity, channelSid);
+      assert.equal(stored.active, null, "no active pointer once the chat ended");
+      assert.equal(stored.chat.status, "closed");
+      assert.ok(stored.chat.expiresAt > Date.now() / 1000, "the closed record keeps a TTL");
+
+      await customer.getByRole("button", { name: "Talk to agent" }).click();
+      await customer.waitForFunction((old) => document.body.dataset.channelSid !== old && !document.body.dataset.chatEnded, channelSid);
+      assert.equal(await customer.getAttribute("body", "data-reused"), "false", "a new chat, not the ended one");
+      await customer.close();
+      await agent.close();
+    } finally {
+      if (stack !== shared) await stack.stop();
+    }
+  });
+}
