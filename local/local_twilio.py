@@ -29,7 +29,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+import devserver
 
 
 def new_sid(prefix):
@@ -237,7 +239,7 @@ def prism_form(pairs):
     return urllib.parse.urlencode(spelled).encode()
 
 
-def serve(port, auth_token, prisms):
+def run(port, auth_token, prisms):
     model = TwilioModel()
     flex_v1, flex_v2, chat_v2, conversations_v1, taskrouter_v1 = prisms
 
@@ -330,14 +332,9 @@ def serve(port, auth_token, prisms):
                 body = {**example, **body}
             self.reply(status, body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    devserver.serve(Handler, port)
 
 
 if __name__ == "__main__":
     port, auth_token, *prisms = sys.argv[1:]
-    serve(int(port), auth_token, [p.rstrip("/") for p in prisms])
+    run(int(port), auth_token, [p.rstrip("/") for p in prisms])
