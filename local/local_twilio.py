@@ -18,9 +18,6 @@ The agent's side, under /local/ (not Twilio's API):
   POST /local/chats/{sid}/end            the agent ends the chat, as Flex does in its mode
 """
 
-import base64
-import hashlib
-import hmac
 import json
 import sys
 import threading
@@ -32,6 +29,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler
 
 import devserver
+from twilio.request_validator import RequestValidator
 
 
 def new_sid(prefix):
@@ -40,12 +38,6 @@ def new_sid(prefix):
 
 def now_iso():
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def signature(auth_token, url, params):
-    """Twilio's X-Twilio-Signature over a form-encoded request (keys sorted, values appended)."""
-    payload = url + "".join(key + value for key, value in sorted(params.items()))
-    return base64.b64encode(hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()).decode()
 
 
 class TwilioModel:
@@ -254,12 +246,15 @@ def run(port, auth_token, prisms):
             return chat_v2
         return conversations_v1
 
+    # Signed as Twilio signs, by Twilio's own library (pinned in tools/requirements.txt).
+    signer = RequestValidator(auth_token)
+
     def call_webhooks(calls):
         for url, params in calls:
             body = urllib.parse.urlencode(params).encode()
             request = urllib.request.Request(url, data=body, method="POST", headers={
                 "content-type": "application/x-www-form-urlencoded",
-                "x-twilio-signature": signature(auth_token, url, params),
+                "x-twilio-signature": signer.compute_signature(url, params),
                 "i-twilio-idempotency-token": uuid.uuid4().hex})
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:
