@@ -1,7 +1,7 @@
 //! The DynamoDB stand-in honours what our protocol relies on, under contention: a conditional
 //! write has one winner, and concurrent transactions neither fail on their own nor undo each
 //! other. Plain `moto_server` does neither with the CPU busy (conditional PutItem: two winners in
-//! ~1% of 20-writer trials; TransactWriteItems: its own 500s and lost writes, ../shared notes and
+//! ~1% of 20-writer trials; TransactWriteItems: its own 500s and lost writes, seen in
 //! issue 12), so the tests use `local/moto_atomic.py`, moto under one lock. The CPU is kept busy
 //! here on purpose: that is when plain moto's races show. `FLEX_HANDOFF_PLAIN_MOTO=1` runs these
 //! tests against plain moto as a control; on the machine they were written on it did not lose a
