@@ -41,6 +41,21 @@ pub enum Slot {
     Active(ActiveChat),
 }
 
+/// What a [`ChannelStore::claim`] came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claimed {
+    Won,
+    /// Another request holds the slot: as it was read just after the refusal, so the caller
+    /// need not read it again.
+    Lost(Slot),
+}
+
+impl Claimed {
+    pub fn won(&self) -> bool {
+        matches!(self, Claimed::Won)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActiveChat {
     pub identity: String,
@@ -176,7 +191,7 @@ impl ChannelStore {
     }
 
     /// Claims the right to create the identity's chat: wins if the slot is empty or its pending
-    /// claim's lease has run out (a crashed request). `Ok(false)`: someone else holds it.
+    /// claim's lease has run out (a crashed request); else says what holds it.
     pub async fn claim(
         &self,
         identity: &str,
@@ -185,7 +200,7 @@ impl ChannelStore {
         mode: &str,
         now: i64,
         lease_seconds: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Claimed, StoreError> {
         let result = self
             .client
             .put_item()
@@ -209,13 +224,13 @@ impl ChannelStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(Claimed::Won),
             // The SDK repeats a call whose answer it lost; the repeat of a claim that was written
             // fails its own condition. A claim id is never reused, so finding it means we won.
-            Err(error) if is_condition_failure(&error) => Ok(matches!(
-                self.active_slot(identity).await?,
-                Slot::Pending { claim_id: held, .. } if held == claim_id
-            )),
+            Err(error) if is_condition_failure(&error) => match self.active_slot(identity).await? {
+                Slot::Pending { claim_id: held, .. } if held == claim_id => Ok(Claimed::Won),
+                slot => Ok(Claimed::Lost(slot)),
+            },
             Err(error) => Err(store_error("PutItem", error)),
         }
     }

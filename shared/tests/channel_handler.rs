@@ -499,6 +499,7 @@ async fn a_claim_left_by_a_crashed_request_is_taken_over_after_its_lease() {
             )
             .await
             .unwrap()
+            .won()
     );
     let (status, body) = call(&state, press(&h.guest_token("guest-j"))).await;
     assert_eq!(
@@ -603,6 +604,7 @@ async fn a_chat_opened_by_a_crashed_request_is_recovered_not_duplicated() {
             )
             .await
             .unwrap()
+            .won()
     );
 
     let (status, body) = call(&state, press(&h.guest_token("guest-l"))).await;

@@ -2,7 +2,7 @@
 //! template.yaml's schema.
 
 use flex_handoff::store::{
-    ActiveChat, ChannelStore, CloseOutcome, InteractionSids, KEY, Slot, TTL_ATTRIBUTE,
+    ActiveChat, ChannelStore, Claimed, CloseOutcome, InteractionSids, KEY, Slot, TTL_ATTRIBUTE,
 };
 use flex_handoff_testkit::MotoServer;
 
@@ -69,6 +69,7 @@ async fn claim_activate_and_read_back() {
             .claim("alice", "claim-1", "claim-1", "conversations", NOW, 15)
             .await
             .unwrap()
+            .won()
     );
     assert_eq!(
         store.active_slot("alice").await.unwrap(),
@@ -78,11 +79,17 @@ async fn claim_activate_and_read_back() {
             lease_expires_at: NOW + 15
         }
     );
-    assert!(
-        !store
+    assert_eq!(
+        store
             .claim("alice", "claim-2", "claim-2", "conversations", NOW + 1, 15)
             .await
-            .unwrap()
+            .unwrap(),
+        Claimed::Lost(Slot::Pending {
+            claim_id: "claim-1".into(),
+            handoff_id: "claim-1".into(),
+            lease_expires_at: NOW + 15
+        }),
+        "a lost claim says what holds the slot, so the caller need not read it again"
     );
 
     assert!(
@@ -117,6 +124,7 @@ async fn claim_activate_and_read_back() {
             )
             .await
             .unwrap()
+            .won()
     );
 }
 
@@ -133,7 +141,8 @@ async fn a_claim_or_activation_repeated_after_a_lost_answer_reads_as_won() {
             store
                 .claim("carol", "claim-c", "claim-c", "conversations", NOW, 15)
                 .await
-                .unwrap(),
+                .unwrap()
+                .won(),
             "{attempt}: the claim is ours"
         );
     }
@@ -141,7 +150,8 @@ async fn a_claim_or_activation_repeated_after_a_lost_answer_reads_as_won() {
         !store
             .claim("carol", "claim-d", "claim-d", "conversations", NOW, 15)
             .await
-            .unwrap(),
+            .unwrap()
+            .won(),
         "another request's claim still loses"
     );
     let chat = chat_at("carol", SID, NOW + 1);
@@ -171,12 +181,14 @@ async fn an_expired_pending_claim_can_be_taken_over_and_the_old_claimant_loses()
             .claim("bob", "crashed", "crashed", "chat", NOW, 15)
             .await
             .unwrap()
+            .won()
     );
     assert!(
         !store
             .claim("bob", "early", "early", "chat", NOW + 15, 15)
             .await
-            .unwrap(),
+            .unwrap()
+            .won(),
         "lease still holds"
     );
     assert!(
@@ -184,6 +196,7 @@ async fn an_expired_pending_claim_can_be_taken_over_and_the_old_claimant_loses()
             .claim("bob", "rescuer", "crashed", "chat", NOW + 16, 15)
             .await
             .unwrap()
+            .won()
     );
     assert!(
         matches!(store.active_slot("bob").await.unwrap(),
@@ -222,6 +235,7 @@ async fn release_frees_only_our_own_pending_claim() {
             .claim("carol", "mine", "mine", "conversations", NOW, 15)
             .await
             .unwrap()
+            .won()
     );
     store.release("carol", "not-mine").await.unwrap();
     assert!(matches!(
@@ -241,6 +255,7 @@ async fn close_keeps_history_with_a_ttl_frees_the_slot_and_is_idempotent() {
             .claim("dave", "c", "c", "chat", NOW, 15)
             .await
             .unwrap()
+            .won()
     );
     assert!(store.activate("c", &chat("dave", SID)).await.unwrap());
 

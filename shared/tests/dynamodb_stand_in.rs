@@ -62,7 +62,7 @@ async fn a_conditional_claim_has_exactly_one_winner_under_contention() {
                 store
                     .claim(&identity, &claim, &claim, "conversations", NOW, 15)
                     .await
-                    .map(|won| won.then_some(claim))
+                    .map(|claimed| claimed.won().then_some(claim))
             })
         });
         let mut winners = Vec::new();
@@ -94,6 +94,7 @@ async fn concurrent_transactions_all_commit_and_keep_each_others_writes() {
                 .claim(&identity, "c", "c", "conversations", NOW, 15)
                 .await
                 .unwrap()
+                .won()
         );
     }
     // Each activation is a TransactWriteItems (slot update + record put), all at once.
@@ -153,6 +154,7 @@ async fn a_cancelled_transaction_leaves_nothing_of_itself() {
             .claim("guest-x", "mine", "h", "conversations", NOW, 15)
             .await
             .unwrap()
+            .won()
     );
     let chat = ActiveChat {
         identity: "guest-x".into(),

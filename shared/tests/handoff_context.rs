@@ -682,6 +682,7 @@ async fn a_conversation_left_by_a_crashed_request_gets_its_history_and_one_task(
             )
             .await
             .unwrap()
+            .won()
     );
     dead_request_left(
         &h.twilio.conversations,

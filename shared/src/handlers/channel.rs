@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::flex::{Flex, NewChat};
 use crate::http::{json_response, parse_json_body_within, require_post, respond, rfc3339};
 use crate::identity::{Caller, NewGuests, resolve_caller};
-use crate::store::{ActiveChat, ChannelStore, Slot};
+use crate::store::{ActiveChat, ChannelStore, Claimed, Slot};
 use crate::token::TokenIssuer;
 use crate::twilio::TwilioClient;
 
@@ -125,8 +125,9 @@ pub async fn channel_response(
 
     let mode = state.flex.mode().name();
     let clock = RequestClock::starting_at(now);
+    let mut slot = state.store.active_slot(&caller.identity).await?;
     loop {
-        match state.store.active_slot(&caller.identity).await? {
+        match slot {
             // A reused chat already has its context: nothing is posted again.
             Slot::Active(chat) => return respond_with(&chat, None),
             Slot::Pending {
@@ -137,15 +138,16 @@ pub async fn channel_response(
                     return Err(ApiError::ChatBeingOpened);
                 }
                 tokio::time::sleep(WAIT_POLL).await;
+                slot = state.store.active_slot(&caller.identity).await?;
             }
-            slot @ (Slot::Empty | Slot::Pending { .. }) => {
+            free @ (Slot::Empty | Slot::Pending { .. }) => {
                 let claim_id = uuid::Uuid::new_v4().to_string();
                 // A takeover keeps the dead claim's handoff id: what it made is found by it.
-                let (recovering, handoff_id) = match slot {
+                let (recovering, handoff_id) = match free {
                     Slot::Pending { handoff_id, .. } => (true, handoff_id),
                     _ => (false, claim_id.clone()),
                 };
-                if !state
+                let claimed = state
                     .store
                     .claim(
                         &caller.identity,
@@ -155,8 +157,9 @@ pub async fn channel_response(
                         clock.now(),
                         CLAIM_LEASE_SECONDS,
                     )
-                    .await?
-                {
+                    .await?;
+                if let Claimed::Lost(held) = claimed {
+                    slot = held;
                     continue;
                 }
                 let chat = NewChat {

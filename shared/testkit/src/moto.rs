@@ -98,7 +98,8 @@ pub async fn open_chat(store: &flex_handoff::store::ChannelStore, identity: &str
         store
             .claim(identity, "c", "c", "chat", now, 15)
             .await
-            .unwrap(),
+            .unwrap()
+            .won(),
         "{identity}'s slot is free"
     );
     let chat = flex_handoff::store::ActiveChat {
