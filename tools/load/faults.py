@@ -81,6 +81,10 @@ class StatefulTwilio:
     def url(self):
         return f"http://127.0.0.1:{self.server.port}"
 
+    def chat_count(self):
+        with self.model.lock:
+            return len(self.model.chats)
+
     def chats_of(self, identity):
         with self.model.lock:
             return [sid for sid, chat in self.model.chats.items() if chat["identity"] == identity]

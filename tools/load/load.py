@@ -28,8 +28,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
-import urllib.request
 import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -56,51 +54,6 @@ SIZES = {
 
 def log(message):
     print(message, file=sys.stderr, flush=True)
-
-
-class Twilio:
-    """What the functions call, with state: each WebChats create makes a conversation for the
-    identity; participant conversations list them; webhooks register. Thread-safe."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.conversations = {}  # sid -> identity
-        self.webhooks = {}  # sid -> count
-        outer = self
-
-        class Handler(bench.Quiet):
-            def do_GET(self):
-                url = urllib.parse.urlsplit(self.path)
-                identity = dict(urllib.parse.parse_qsl(url.query)).get("Identity")
-                with outer.lock:
-                    listed = [{"conversation_sid": sid, "conversation_state": "active",
-                               "conversation_date_created": "2026-12-04T10:00:00Z"}
-                              for sid, owner in outer.conversations.items() if owner == identity]
-                self.reply(200, json.dumps({"conversations": listed, "meta": {}}).encode(),
-                           {"content-type": "application/json"})
-
-            def do_POST(self):
-                form = dict(urllib.parse.parse_qsl(self.body().decode()))
-                path = urllib.parse.urlsplit(self.path).path
-                sid = "CH" + uuid.uuid4().hex
-                with outer.lock:
-                    if path == "/v2/WebChats":
-                        outer.conversations[sid] = form["Identity"]
-                    elif path.endswith("/Webhooks"):
-                        chat = path.split("/")[-2]
-                        outer.webhooks[chat] = outer.webhooks.get(chat, 0) + 1
-                self.reply(201, json.dumps({"conversation_sid": sid, "sid": sid}).encode(),
-                           {"content-type": "application/json"})
-
-        self.server = bench.Server(Handler)
-
-    def chats_of(self, identity):
-        with self.lock:
-            return [sid for sid, owner in self.conversations.items() if owner == identity]
-
-    def count(self):
-        with self.lock:
-            return len(self.conversations)
 
 
 class Instance:
@@ -166,7 +119,7 @@ def many_customers(env, twilio, records):
     log(f"many customers: {n} presses from {n} customers across {k} instances...")
     instances = start_instances("create-channel", env, k)
     presses = [bench.guest_event("channel-guest.json", f"guest-load-{uuid.uuid4()}") for _ in range(n)]
-    before = twilio.count()
+    before = twilio.chat_count()
     started = time.perf_counter()
     cpu_before = sum(i.cpu_ms() for i in instances)
     with concurrent.futures.ThreadPoolExecutor(k) as pool:
@@ -177,7 +130,7 @@ def many_customers(env, twilio, records):
         instance.stop()
     statuses = [status for status, _, _ in answers]
     errors = sum(1 for s in statuses if s != 201)
-    chats = twilio.count() - before
+    chats = twilio.chat_count() - before
     sids = {body["channelSid"] for _, body, _ in answers if "channelSid" in body}
     recorded = sum(1 for sid in sids if records(sid))
     latencies = [ms for _, _, ms in answers]
@@ -286,7 +239,8 @@ def main():
     # FLEX_HANDOFF_PLAIN_MOTO=1: the control, plain moto without the lock.
     server = ["moto_server"] if os.environ.get("FLEX_HANDOFF_PLAIN_MOTO") else [sys.executable, str(ROOT / "local/moto_atomic.py")]
     moto = subprocess.Popen([*server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    twilio = Twilio()
+    # The fault suite's stand-in (make dev's Twilio model) with no faults: the same state, one model.
+    twilio = faults.StatefulTwilio()
     try:
         bench.wait_for_moto(moto_url)
         table = "load-channels"
@@ -298,7 +252,7 @@ def main():
             item = dynamodb.get_item(TableName=table, Key={"pk": {"S": f"chat#{sid}"}}, ConsistentRead=True).get("Item")
             return {k: list(v.values())[0] for k, v in item.items()} if item else None
 
-        host = f"http://127.0.0.1:{twilio.server.port}"
+        host = twilio.url()
         function_env = {**env, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "load", "AWS_SECRET_ACCESS_KEY": "load",
                         "AWS_ENDPOINT_URL_DYNAMODB": moto_url, "CHANNELS_TABLE": table,
                         "TWILIO_FLEX_API_URL": host, "TWILIO_CHAT_API_URL": host, "TWILIO_CONVERSATIONS_API_URL": host}
