@@ -29,7 +29,17 @@ EXPECTED_ACTIONS = {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
     },
+    "ChatGraphqlFunction": {
+        "secretsmanager:GetSecretValue",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+    },
 }
+# The identity index is read by chat-graphql alone, and only through Query.
+INDEX_READER = "ChatGraphqlFunction"
+INDEX_SUFFIX = "/index/chats-by-identity"
 
 
 class NoManagedPolicies:
@@ -69,7 +79,11 @@ def main(path):
                 assert statement["Effect"] == "Allow"
                 assert statement["Resource"] != "*", f"{function}: a statement on every resource"
                 listed = statement["Action"]
-                actions.update([listed] if isinstance(listed, str) else listed)
+                listed = [listed] if isinstance(listed, str) else listed
+                actions.update(listed)
+                on_index = INDEX_SUFFIX in json.dumps(statement["Resource"])
+                assert on_index == ("dynamodb:Query" in listed), f"{function}: Query and the index go together: {statement}"
+                assert not on_index or (function == INDEX_READER and listed == ["dynamodb:Query"]), f"{function}: {statement}"
         assert actions == expected, f"{function}: actions {sorted(actions)} != {sorted(expected)}"
     print(f"template checks passed: transformed template lints clean; IAM exact for {len(functions)} functions")
 

@@ -6,8 +6,10 @@
 //! - `chat#<channel SID>`: the record of each chat, kept as history after it closes until the
 //!   TTL attribute `expiresAt` passes.
 //!
-//! Both access paths (an identity's active chat, a channel's record) are key lookups: no Scan and
-//! no index to pay for.
+//! An identity's active chat and a channel's record are key lookups. An identity's history is
+//! the one index, [`CHATS_BY_IDENTITY_INDEX`] on (`identity`, `createdAt`): only chat records
+//! carry `identity`, so the `active#` pointers (whose key already names the identity) stay out of
+//! it. No Scan anywhere.
 
 use std::collections::HashMap;
 
@@ -19,6 +21,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 pub const KEY: &str = "pk";
 /// TTL attribute name (epoch seconds), set on closed chat records.
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
+/// The global secondary index of chat records by identity, newest first by `createdAt`;
+/// template.yaml defines it with this name and projects what [`ChatSummary`] reads.
+pub const CHATS_BY_IDENTITY_INDEX: &str = "chats-by-identity";
+/// The most chats one [`ChannelStore::chats_of`] page holds.
+pub const MAX_PAGE_SIZE: usize = 50;
 
 #[derive(Debug, thiserror::Error)]
 #[error("DynamoDB {operation} failed: {detail}")]
@@ -85,6 +92,86 @@ pub struct ChatRecord {
     pub closed_at: Option<i64>,
     pub expires_at: Option<i64>,
     pub interaction: Option<InteractionSids>,
+}
+
+/// What a customer's list of chats shows of each: what the identity index projects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatSummary {
+    pub channel_sid: String,
+    pub mode: String,
+    pub status: String,
+    pub created_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+impl From<&ChatRecord> for ChatSummary {
+    fn from(record: &ChatRecord) -> Self {
+        Self {
+            channel_sid: record.channel_sid.clone(),
+            mode: record.mode.clone(),
+            status: record.status.clone(),
+            created_at: record.created_at,
+            closed_at: record.closed_at,
+        }
+    }
+}
+
+impl From<&ActiveChat> for ChatSummary {
+    fn from(chat: &ActiveChat) -> Self {
+        Self {
+            channel_sid: chat.channel_sid.clone(),
+            mode: chat.mode.clone(),
+            status: "active".into(),
+            created_at: chat.created_at,
+            closed_at: None,
+        }
+    }
+}
+
+/// Where a page of an identity's chats starts: just after this chat, in the index's order. The
+/// identity is the caller's, never the cursor's, so a cursor cannot reach another's chats.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatCursor {
+    pub created_at: i64,
+    pub channel_sid: String,
+}
+
+impl ChatCursor {
+    pub fn after(chat: &ChatSummary) -> Self {
+        Self {
+            created_at: chat.created_at,
+            channel_sid: chat.channel_sid.clone(),
+        }
+    }
+
+    /// Opaque to clients: base64url of `<createdAt>.<channel SID>`.
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{}.{}", self.created_at, self.channel_sid))
+    }
+
+    /// `None` for anything [`Self::encode`] did not make.
+    pub fn decode(text: &str) -> Option<Self> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let (created_at, channel_sid) = text.split_once('.')?;
+        crate::ids::check_sid(crate::ids::SidKind::Channel, channel_sid).ok()?;
+        Some(Self {
+            created_at: created_at.parse().ok().filter(|at: &i64| *at >= 0)?,
+            channel_sid: channel_sid.to_owned(),
+        })
+    }
+}
+
+/// One page of an identity's chats, newest first.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ChatPage {
+    pub chats: Vec<ChatSummary>,
+    pub has_next_page: bool,
 }
 
 /// What closing a chat did.
@@ -205,8 +292,8 @@ impl ChannelStore {
             .client
             .put_item()
             .table_name(&self.table)
+            // No `identity` attribute: it would put the pointer in the identity index.
             .item(KEY, active_key(identity))
-            .item("identity", s(identity))
             .item("state", s("pending"))
             .item("claimId", s(claim_id))
             .item("handoffId", s(handoff_id))
@@ -335,6 +422,57 @@ impl ChannelStore {
                 channel_sid: get_s(&item, "interactionChannelSid").unwrap_or_default(),
             }),
         }))
+    }
+
+    /// The identity's chats, newest first: `first` of them (at most [`MAX_PAGE_SIZE`]) after
+    /// `after`. One Query of the identity index for `first + 1` items: the extra one says whether
+    /// there is a next page without a second, possibly empty, read.
+    pub async fn chats_of(
+        &self,
+        identity: &str,
+        first: usize,
+        after: Option<&ChatCursor>,
+    ) -> Result<ChatPage, StoreError> {
+        let first = first.min(MAX_PAGE_SIZE);
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(CHATS_BY_IDENTITY_INDEX)
+            .key_condition_expression("#identity = :identity")
+            .expression_attribute_names("#identity", "identity")
+            .expression_attribute_values(":identity", s(identity))
+            .scan_index_forward(false)
+            .limit(first as i32 + 1);
+        if let Some(cursor) = after {
+            query = query.set_exclusive_start_key(Some(HashMap::from([
+                (KEY.to_owned(), chat_key(&cursor.channel_sid)),
+                ("identity".to_owned(), s(identity)),
+                ("createdAt".to_owned(), n(cursor.created_at)),
+            ])));
+        }
+        let output = query.send().await.map_err(|e| store_error("Query", e))?;
+        let mut chats: Vec<ChatSummary> = output
+            .items
+            .unwrap_or_default()
+            .iter()
+            // A pointer written before pointers stopped carrying `identity` is in the index
+            // until its chat closes: it is not a chat.
+            .filter(|item| get_s(item, KEY).is_some_and(|key| key.starts_with("chat#")))
+            .map(|item| ChatSummary {
+                channel_sid: get_s(item, "channelSid").unwrap_or_default(),
+                mode: get_s(item, "mode").unwrap_or_default(),
+                status: get_s(item, "status").unwrap_or_default(),
+                created_at: get_n(item, "createdAt").unwrap_or_default(),
+                closed_at: get_n(item, "closedAt"),
+            })
+            .collect();
+        let has_next_page = chats.len() > first;
+        chats.truncate(first);
+        Ok(ChatPage {
+            chats,
+            has_next_page,
+        })
     }
 
     /// Marks the chat closed (history until its TTL) and frees the identity's slot, atomically.
