@@ -34,6 +34,14 @@ pub enum ApiError {
     InvalidWebhook(String),
     #[error("{0}")]
     Upstream(#[from] TwilioError),
+    /// Ending the customer's chat failed in Twilio: the chat and its record stay open.
+    #[error("the chat is still open: {0}")]
+    ChatNotEnded(TwilioError),
+    #[error("no chat of yours has that SID")]
+    ChatNotFound,
+    /// A GraphQL argument out of its bounds; the message names it.
+    #[error("{0}")]
+    InvalidArgument(String),
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
     #[error("the Flex Flow is misconfigured: {0}")]
@@ -54,21 +62,25 @@ impl ApiError {
             | ApiError::IdentityNotAllowed
             | ApiError::InvalidIdentity
             | ApiError::MissingSignature
-            | ApiError::InvalidWebhook(_) => StatusCode::BAD_REQUEST,
+            | ApiError::InvalidWebhook(_)
+            | ApiError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidSignature => StatusCode::FORBIDDEN,
+            ApiError::ChatNotFound => StatusCode::NOT_FOUND,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidToken(_) | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Upstream(TwilioError::Rejected { .. } | TwilioError::BadResponse { .. }) => {
-                StatusCode::BAD_GATEWAY
+            ApiError::Upstream(error) | ApiError::ChatNotEnded(error) => match error {
+                TwilioError::Rejected { .. } | TwilioError::BadResponse { .. } => {
+                    StatusCode::BAD_GATEWAY
+                }
+                TwilioError::Unavailable { .. } | TwilioError::OutcomeUnknown { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                TwilioError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            },
+            ApiError::Store(_) | ApiError::FlexFlowMisconfigured(_) | ApiError::ChatBeingOpened => {
+                StatusCode::SERVICE_UNAVAILABLE
             }
-            ApiError::Upstream(
-                TwilioError::Unavailable { .. } | TwilioError::OutcomeUnknown { .. },
-            )
-            | ApiError::Store(_)
-            | ApiError::FlexFlowMisconfigured(_)
-            | ApiError::ChatBeingOpened => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Upstream(TwilioError::Timeout { .. }) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,13 +100,17 @@ impl ApiError {
             ApiError::MissingSignature => "missing_signature",
             ApiError::InvalidSignature => "invalid_signature",
             ApiError::InvalidWebhook(_) => "invalid_webhook",
-            ApiError::Upstream(TwilioError::Rejected { .. } | TwilioError::BadResponse { .. }) => {
-                "upstream_rejected"
-            }
-            ApiError::Upstream(
-                TwilioError::Unavailable { .. } | TwilioError::OutcomeUnknown { .. },
-            ) => "upstream_unavailable",
-            ApiError::Upstream(TwilioError::Timeout { .. }) => "upstream_timeout",
+            ApiError::Upstream(error) | ApiError::ChatNotEnded(error) => match error {
+                TwilioError::Rejected { .. } | TwilioError::BadResponse { .. } => {
+                    "upstream_rejected"
+                }
+                TwilioError::Unavailable { .. } | TwilioError::OutcomeUnknown { .. } => {
+                    "upstream_unavailable"
+                }
+                TwilioError::Timeout { .. } => "upstream_timeout",
+            },
+            ApiError::ChatNotFound => "chat_not_found",
+            ApiError::InvalidArgument(_) => "invalid_argument",
             ApiError::Store(_) => "store_unavailable",
             ApiError::FlexFlowMisconfigured(_) => "flex_flow_misconfigured",
             ApiError::ChatBeingOpened => "chat_being_opened",
@@ -116,6 +132,14 @@ impl ApiError {
             }
             ApiError::Upstream(TwilioError::OutcomeUnknown { .. }) => {
                 "Twilio did not confirm your chat; try again in a few seconds"
+            }
+            ApiError::ChatNotEnded(
+                TwilioError::Rejected { .. } | TwilioError::BadResponse { .. },
+            ) => {
+                "Twilio refused to end the chat, so it is still open; the operators have the details"
+            }
+            ApiError::ChatNotEnded(_) => {
+                "Twilio did not confirm the end of the chat, so it is still open; try again shortly"
             }
             ApiError::Store(_) => "the chat registry is unavailable right now; try again shortly",
             ApiError::FlexFlowMisconfigured(_) => {

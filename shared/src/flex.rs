@@ -334,12 +334,10 @@ impl Flex {
     /// The open conversation named `handoff_id`, if there is one.
     async fn conversation_named(&self, handoff_id: &str) -> Result<Option<String>, TwilioError> {
         let what = "fetch conversation by unique name";
-        let url = format!(
-            "{}/v1/Services/{}/Conversations/{}",
-            self.hosts.conversations,
-            self.chat_service_sid,
-            url::form_urlencoded::byte_serialize(handoff_id.as_bytes()).collect::<String>()
-        );
+        let name: String = url::form_urlencoded::byte_serialize(handoff_id.as_bytes()).collect();
+        let url = self
+            .hosts
+            .chat_url(ChatApi::Conversations, &self.chat_service_sid, &name);
         match self.twilio.get(what, &url).await {
             Ok(conversation) if conversation["state"] == "closed" => Ok(None),
             Ok(conversation) => channel_sid(what, &conversation["sid"]).map(Some),
@@ -581,16 +579,10 @@ impl Flex {
 
     /// `resource` (`Messages`, `Webhooks`) of one chat, in the mode's chat API.
     fn chat_url(&self, sid: &str, resource: &str) -> String {
-        match self.chat_api() {
-            ChatApi::Conversations => format!(
-                "{}/v1/Services/{}/Conversations/{sid}/{resource}",
-                self.hosts.conversations, self.chat_service_sid
-            ),
-            ChatApi::ProgrammableChat => format!(
-                "{}/v2/Services/{}/Channels/{sid}/{resource}",
-                self.hosts.chat, self.chat_service_sid
-            ),
-        }
+        let chat = self
+            .hosts
+            .chat_url(self.chat_api(), &self.chat_service_sid, sid);
+        format!("{chat}/{resource}")
     }
 
     /// A message's author: the form parameter that sets it and the JSON field that reads it.

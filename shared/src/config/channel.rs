@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::ConfigError;
 use super::env::{Env, check_url, number, required, required_sid, required_url};
 use super::{CHANNELS_TABLE_VAR, WEBHOOK_URL_VAR, closed_retention_days};
+use crate::chat_end::ChatApi;
 use crate::ids::SidKind;
 
 pub const FLEX_MODE_VAR: &str = "FLEX_MODE";
@@ -115,7 +116,23 @@ pub struct TwilioHosts {
 }
 
 impl TwilioHosts {
-    fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+    /// One chat's own resource in its chat API: `…/Conversations/{CH}` or `…/Channels/{CH}`.
+    pub fn chat_url(&self, api: ChatApi, chat_service_sid: &str, sid: &str) -> String {
+        match api {
+            ChatApi::Conversations => format!(
+                "{}/v1/Services/{chat_service_sid}/Conversations/{sid}",
+                self.conversations
+            ),
+            ChatApi::ProgrammableChat => {
+                format!(
+                    "{}/v2/Services/{chat_service_sid}/Channels/{sid}",
+                    self.chat
+                )
+            }
+        }
+    }
+
+    pub(super) fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
         let host = |var: &'static str, default: &str| -> Result<String, ConfigError> {
             let url = env(var)
                 .filter(|v| !v.is_empty())
@@ -162,14 +179,19 @@ impl ChannelSettings {
             closed_retention_days: closed_retention_days(&env)?,
             webhook_url,
             hosts: TwilioHosts::from_env(&env)?,
-            twilio_deadline: Duration::from_millis(u64::from(number(
-                &env,
-                TWILIO_DEADLINE_MS_VAR,
-                6000,
-                500..=60_000,
-            )?)),
+            twilio_deadline: twilio_deadline(&env)?,
         })
     }
+}
+
+/// `TWILIO_DEADLINE_MS`: how long each Twilio call may take, its retries included.
+pub(super) fn twilio_deadline(env: &impl Env) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_millis(u64::from(number(
+        env,
+        TWILIO_DEADLINE_MS_VAR,
+        6000,
+        500..=60_000,
+    )?)))
 }
 
 #[cfg(test)]
