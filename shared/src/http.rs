@@ -42,23 +42,33 @@ struct ErrorDetail<'a> {
 }
 
 impl ApiError {
-    /// The error response: a caller's mistake says what is wrong; a server-side failure is
-    /// logged in full and answered with its public message only.
+    /// The error response: `{"error":{"code","message"}}` with [`Self::caller_message`].
     pub fn into_response(self) -> Response<Body> {
-        let status = self.status();
-        let message = if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-            self.public_message().to_owned()
-        } else {
-            self.to_string()
-        };
+        let message = self.caller_message();
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code(),
                 message: &message,
             },
         };
-        let mut response = json_response(status, &body);
+        let mut response = json_response(self.status(), &body);
+        self.add_headers(&mut response);
+        response
+    }
+
+    /// What the caller is told: a caller's mistake says what is wrong; a server-side failure is
+    /// logged in full here and answered with its public message only.
+    pub fn caller_message(&self) -> String {
+        if self.status().is_server_error() {
+            tracing::error!(error = %self, "request failed");
+            self.public_message().to_owned()
+        } else {
+            self.to_string()
+        }
+    }
+
+    /// The headers HTTP asks of some errors: the auth scheme of a 401, the methods of a 405.
+    pub fn add_headers(&self, response: &mut Response<Body>) {
         let headers = response.headers_mut();
         match self {
             ApiError::InvalidToken(_) => {
@@ -75,7 +85,6 @@ impl ApiError {
             }
             _ => {}
         }
-        response
     }
 }
 
@@ -139,25 +148,38 @@ where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
 {
+    logged(request, |request| async move {
+        match handler(request).await {
+            Ok(response) => (response, None),
+            Err(error) => {
+                let code = error.code().to_owned();
+                (error.into_response(), Some(code))
+            }
+        }
+    })
+    .await
+}
+
+/// Runs a handler that renders its own errors and names their code, and writes the one log line
+/// per request: [`respond`] for the REST routes, and GraphQL, whose errors have their own shape.
+pub async fn logged<F, Fut>(request: Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = (Response<Body>, Option<String>)>,
+{
     let started = Instant::now();
     let request_id = request
         .lambda_context_ref()
         .map(|context| context.request_id.clone())
         .unwrap_or_default();
     let route = route_of(&request);
-    let (response, error_code) = match handler(request).await {
-        Ok(response) => (response, None),
-        Err(error) => {
-            let code = error.code();
-            (error.into_response(), Some(code))
-        }
-    };
+    let (response, error_code) = handler(request).await;
     tracing::info!(
         request_id,
         route,
         status = response.status().as_u16(),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        error_code,
+        error_code = error_code.as_deref(),
         "request"
     );
     response

@@ -8,13 +8,15 @@
 //! Modules read top-down: each uses only those below it, never one that uses it back.
 //!
 //! - **Handlers**, one per route: [`handlers::token`] (`POST /token`), [`handlers::channel`]
-//!   (`POST /channel`), [`handlers::webhook`] (`POST /twilio/webhook`). Each owns the state its
-//!   binary builds once per cold start.
+//!   (`POST /channel`), [`handlers::webhook`] (`POST /twilio/webhook`), [`handlers::graphql`]
+//!   (`POST /graphql`: the customer's chats and `endChat`). Each owns the state its binary
+//!   builds once per cold start.
 //! - **The HTTP boundary**: [`http`] parses bodies, renders responses and errors and writes the
 //!   one log line per request; [`error`] is the one table of failures, statuses and codes;
 //!   [`identity`] decides who the caller is.
 //! - **Services**: [`flex`] opens chats in the configured Flex mode and registers the chat-end
-//!   webhook; [`store`] is the DynamoDB table (claims, active chats, records); [`token`] mints
+//!   webhook; [`ending`] ends a chat in Twilio as its mode requires; [`store`] is the DynamoDB
+//!   table (claims, active chats, records, an identity's history); [`token`] mints
 //!   and verifies Twilio Access Tokens; [`signature`] checks `X-Twilio-Signature`.
 //! - **Clients**: [`twilio`] (Twilio REST with bounded retries inside a deadline) and [`aws`]
 //!   (the AWS SDK's HTTPS client and configuration).
@@ -28,6 +30,7 @@ pub mod chat_end;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod ending;
 pub mod error;
 pub mod flex;
 pub mod handlers;

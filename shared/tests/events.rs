@@ -5,10 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use flex_handoff::config::WebhookSettings;
+use flex_handoff::config::{GraphqlSettings, WebhookSettings};
 use flex_handoff::handlers::channel::{ChannelState, handle_channel_request};
+use flex_handoff::handlers::graphql::{GraphqlState, handle_graphql_request};
 use flex_handoff::handlers::token::{TokenState, handle_token_request};
 use flex_handoff::handlers::webhook::{WebhookState, handle_webhook_request};
+use flex_handoff::store::ChannelStore;
 use flex_handoff_testkit::{MotoServer, TwilioStandIns, dev_settings, workspace_root};
 use lambda_http::{Body, Response};
 use serde::Deserialize;
@@ -21,6 +23,8 @@ struct Expectation {
     status: u16,
     error_code: Option<String>,
     identity: Option<String>,
+    /// chat-graphql: the chat the caller has open before the event.
+    opens: Option<String>,
     #[allow(dead_code)]
     description: String,
 }
@@ -72,15 +76,24 @@ fn check(file: &str, expected: &Expectation, response: Response<Body>, context: 
         expected.status,
         "{file} {context}: {body}"
     );
+    // GraphQL's errors and data have their own shape.
+    let (error_code, identity) = if expected.function == "chat-graphql" {
+        (
+            &body["errors"][0]["extensions"]["code"],
+            &body["data"]["me"]["identity"],
+        )
+    } else {
+        (&body["error"]["code"], &body["identity"])
+    };
     assert_eq!(
-        body["error"]["code"].as_str(),
+        error_code.as_str(),
         expected.error_code.as_deref(),
         "{file} {context}: {body}"
     );
-    if let Some(identity) = &expected.identity {
+    if let Some(expected_identity) = &expected.identity {
         assert_eq!(
-            body["identity"].as_str(),
-            Some(identity.as_str()),
+            identity.as_str(),
+            Some(expected_identity.as_str()),
             "{file} {context}"
         );
     }
@@ -147,10 +160,30 @@ async fn every_event_gets_its_documented_response() {
                 exchanges.push(exchange(&file, "", &response));
                 check(&file, &expected, response, "");
             }
+            "chat-graphql" => {
+                let table = moto.create_channels_table();
+                let env = flex_handoff_testkit::dev_env_with(&[("CHANNELS_TABLE", table.as_str())]);
+                let mut settings =
+                    GraphqlSettings::from_env(|name| env.get(name).cloned()).unwrap();
+                settings.hosts = twilio.channel_settings(&[]).hosts;
+                let state = GraphqlState::build(&dev_settings(&[]), &settings, dynamodb.clone());
+                let store = ChannelStore::new(dynamodb.clone(), &table, 30);
+                if let Some(sid) = &expected.opens {
+                    let identity = "guest-3f0c6a4e-8d1b-4b7a-9c2e-5a6f7b8c9d0e";
+                    flex_handoff_testkit::open_chat(&store, identity, sid).await;
+                }
+                let response = handle_graphql_request(&state, request(&file)).await;
+                exchanges.push(exchange(&file, "", &response));
+                check(&file, &expected, response, "");
+                if let Some(sid) = &expected.opens {
+                    let record = store.chat(sid).await.unwrap().unwrap();
+                    assert_eq!(record.status, "closed", "{file}: the chat is closed");
+                }
+            }
             other => panic!("{file}: no handler for function {other}"),
         }
     }
-    assert_eq!(functions.len(), 3, "events cover every function");
+    assert_eq!(functions.len(), 4, "events cover every function");
 
     // Every request and answer against openapi.yaml.
     let path = std::env::temp_dir().join(format!("exchanges-{}.json", uuid::Uuid::new_v4()));

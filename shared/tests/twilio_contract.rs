@@ -1,6 +1,6 @@
-//! Every Twilio request our client sends, in both Flex modes, checked by Prism against Twilio's
-//! official OpenAPI specs (npm `@twilio-alpha/mcp`): a request that breaks a spec gets 422 and
-//! fails the test.
+//! Every Twilio request our client sends, in every Flex mode, opening and ending chats, checked
+//! by Prism against Twilio's official OpenAPI specs (npm `@twilio-alpha/mcp`): a request that
+//! breaks a spec gets 422 and fails the test.
 //!
 //! The flows run against wiremock stand-ins for Twilio's hosts, which record the exact requests;
 //! each recorded request is then replayed to a Prism mock of the matching spec. One adaptation:
@@ -328,4 +328,131 @@ async fn the_documented_flex_flow_example_is_an_sms_flow_which_web_chat_refuses(
     );
     let problem = flex.check_flex_flow().await.unwrap_err();
     assert!(problem.contains("channel_type sms"), "{problem}");
+}
+
+/// The requests that end a chat (the customer's `endChat`), in each mode, checked by Prism: the
+/// conversation closed, the Interaction channel closed with its task, the legacy channel read and
+/// marked INACTIVE; and the reads that settle a refused close.
+#[tokio::test(flavor = "multi_thread")]
+async fn ending_a_chat_sends_only_what_twilios_specs_allow() {
+    use flex_handoff::ending::ChatEnder;
+    use flex_handoff::store::{ChatRecord, InteractionSids};
+    use flex_handoff_testkit::STAND_IN_INTERACTION_CHANNEL_SID;
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let prism = std::thread::scope(|scope| {
+        [
+            "twilio_flex_v1.json",
+            "twilio_chat_v2.json",
+            "twilio_conversations_v1.json",
+        ]
+        .map(|spec| scope.spawn(move || PrismServer::start(spec)))
+        .map(|handle| handle.join().unwrap())
+    });
+    let [flex_v1, chat_v2, conversations_v1] = &prism;
+    let hosts = TwilioStandIns::start().await;
+    // Closing a conversation is refused (the agent closed it first) and the read finds it
+    // closed; the other updates succeed.
+    Mock::given(method("POST"))
+        .and(path_regex("/Conversations/CH[0-9a-f]{32}$"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"code": 50446, "message": "Conversation is closed", "status": 400}),
+        ))
+        .mount(&hosts.conversations)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("/Conversations/CH[0-9a-f]{32}$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"state": "closed"})))
+        .mount(&hosts.conversations)
+        .await;
+    // So is closing the Interaction channel, which the read finds closed.
+    let interaction_channel = "^/v1/Interactions/KD[0-9a-f]{32}/Channels/UO[0-9a-f]{32}$";
+    Mock::given(method("POST"))
+        .and(path_regex(interaction_channel))
+        .respond_with(
+            ResponseTemplate::new(409)
+                .set_body_json(json!({"code": 20409, "message": "already closed", "status": 409})),
+        )
+        .mount(&hosts.flex)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(interaction_channel))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "closed"})))
+        .mount(&hosts.flex)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("/Channels/CH[0-9a-f]{32}$"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"attributes": r#"{"status":"ACTIVE"}"#})),
+        )
+        .mount(&hosts.chat)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex("/Channels/CH[0-9a-f]{32}$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .mount(&hosts.chat)
+        .await;
+
+    let settings = dev_settings(&[]);
+    let channel = hosts.channel_settings(&[]);
+    let ender = ChatEnder::new(
+        TwilioClient::new(&settings.twilio, Duration::from_secs(10)),
+        channel.hosts.clone(),
+        &settings.chat_service_sid,
+    );
+    let record = |mode: &str, sid: &str, interaction: Option<InteractionSids>| ChatRecord {
+        identity: IDENTITY.into(),
+        channel_sid: sid.into(),
+        mode: mode.into(),
+        status: "active".into(),
+        created_at: 0,
+        updated_at: 0,
+        closed_at: None,
+        expires_at: None,
+        interaction,
+    };
+    for chat in [
+        record("conversations", CONVERSATION, None),
+        record(
+            "interactions",
+            STAND_IN_CUSTOM_CONVERSATION_SID,
+            Some(InteractionSids {
+                interaction_sid: STAND_IN_INTERACTION_SID.into(),
+                channel_sid: STAND_IN_INTERACTION_CHANNEL_SID.into(),
+            }),
+        ),
+        record("chat", CHANNEL, None),
+    ] {
+        ender.end(&chat).await.unwrap();
+    }
+
+    let mut checked = replay(flex_v1, &hosts.flex.received_requests().await.unwrap()).await;
+    checked.extend(
+        replay(
+            conversations_v1,
+            &hosts.conversations.received_requests().await.unwrap(),
+        )
+        .await,
+    );
+    checked.extend(replay(chat_v2, &hosts.chat.received_requests().await.unwrap()).await);
+    checked.sort();
+    checked.dedup();
+    let service = "/v1/Services/IS33333333333333333333333333333333";
+    let mut expected = vec![
+        format!("GET /v2/Services/IS33333333333333333333333333333333/Channels/{CHANNEL}"),
+        format!("POST /v2/Services/IS33333333333333333333333333333333/Channels/{CHANNEL}"),
+    ];
+    for verb in ["GET", "POST"] {
+        expected.push(format!(
+            "{verb} /v1/Interactions/{STAND_IN_INTERACTION_SID}/Channels/{STAND_IN_INTERACTION_CHANNEL_SID}"
+        ));
+    }
+    for sid in [CONVERSATION, STAND_IN_CUSTOM_CONVERSATION_SID] {
+        expected.push(format!("GET {service}/Conversations/{sid}"));
+        expected.push(format!("POST {service}/Conversations/{sid}"));
+    }
+    expected.sort();
+    assert_eq!(checked, expected, "every kind of end request was checked");
 }

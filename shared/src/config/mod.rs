@@ -6,16 +6,18 @@
 //! - this file: what every function shares ([`Settings`]) and the one error type;
 //! - [`env`]: reading one variable into a typed value;
 //! - [`credentials`]: the Twilio credentials, from the environment or Secrets Manager;
-//! - [`channel`], [`webhook`]: each function's own settings (a new Flex mode is one
+//! - [`channel`], [`webhook`], [`graphql`]: each function's own settings (a new Flex mode is one
 //!   [`FlexMode`] variant and its parsing, in `channel.rs`).
 
 pub mod channel;
 pub mod credentials;
 pub mod env;
+pub mod graphql;
 pub mod webhook;
 
 pub use channel::{ChannelSettings, FlexMode, InteractionsRouting, TwilioHosts};
 pub use credentials::TwilioCredentials;
+pub use graphql::GraphqlSettings;
 pub use webhook::WebhookSettings;
 
 use env::{Env, flag, number, required_sid};

@@ -1,5 +1,6 @@
 //! Route handlers. Each takes the state its binary built once per cold start.
 
 pub mod channel;
+pub mod graphql;
 pub mod token;
 pub mod webhook;

@@ -6,11 +6,13 @@
 //! - [`twilio`]: Prism with Twilio's OpenAPI specs, wiremock stand-ins, Twilio's Python library;
 //! - [`events`]: API Gateway events, built or read from `events/`, and their responses;
 //! - [`runtime`]: a function binary run under a fake Lambda Runtime API;
-//! - [`channel`]: `create-channel`'s handler on moto and the stand-ins, and its test helpers.
+//! - [`channel`]: `create-channel`'s handler on moto and the stand-ins, and its test helpers;
+//! - [`graphql`]: `chat-graphql`'s handler on moto and the stand-ins.
 
 pub mod channel;
 pub mod env;
 pub mod events;
+pub mod graphql;
 pub mod moto;
 pub mod process;
 pub mod runtime;

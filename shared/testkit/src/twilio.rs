@@ -119,8 +119,8 @@ impl TwilioStandIns {
         }
     }
 
-    /// Every mode succeeds: chats open, webhooks register, history posts, the Flex Flow takes
-    /// web chat, Interactions make tasks. No conversation has a unique name yet, no task exists
+    /// Every mode succeeds: chats open and end, webhooks register, history posts, the Flex Flow
+    /// takes web chat, Interactions make tasks. No conversation has a unique name yet, no task exists
     /// and chats start without messages, unless a test mounts otherwise.
     pub async fn answer_normally(&self) {
         use wiremock::matchers::{method, path, path_regex};
@@ -203,6 +203,43 @@ impl TwilioStandIns {
                 .mount(host)
                 .await;
         }
+        // Ending chats: conversations close, Interaction channels close, legacy channels are
+        // read (active) and updated.
+        Mock::given(method("POST"))
+            .and(path_regex(
+                "^/v1/Services/IS[0-9a-fA-F]{32}/Conversations/CH[0-9a-fA-F]{32}$",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"state": "closed"})))
+            .with_priority(10)
+            .mount(&self.conversations)
+            .await;
+        Mock::given(method("POST"))
+            .and(path_regex(
+                "^/v1/Interactions/KD[0-9a-fA-F]{32}/Channels/UO[0-9a-fA-F]{32}$",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "closed"})))
+            .with_priority(10)
+            .mount(&self.flex)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex(
+                "^/v2/Services/IS[0-9a-fA-F]{32}/Channels/CH[0-9a-fA-F]{32}$",
+            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"attributes": r#"{"status":"ACTIVE"}"#})),
+            )
+            .with_priority(10)
+            .mount(&self.chat)
+            .await;
+        Mock::given(method("POST"))
+            .and(path_regex(
+                "^/v2/Services/IS[0-9a-fA-F]{32}/Channels/CH[0-9a-fA-F]{32}$",
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+            .with_priority(10)
+            .mount(&self.chat)
+            .await;
         // Lower priority than a test's own list: by default the identity has no conversations.
         Mock::given(method("GET"))
             .and(path_regex("/ParticipantConversations$"))

@@ -1,0 +1,19 @@
+//! `chat-graphql` Lambda: wiring only; the logic lives in `flex_handoff::handlers::graphql`.
+
+use flex_handoff::config::{GraphqlSettings, load_function_settings};
+use flex_handoff::handlers::graphql::{GraphqlState, handle_graphql_request};
+use lambda_http::{Error, Request, run, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    flex_handoff::logging::init();
+    let (settings, own) = load_function_settings(GraphqlSettings::load).await?;
+    let dynamodb = flex_handoff::aws::dynamodb_client().await;
+    let state = GraphqlState::build(&settings, &own, dynamodb);
+    drop(settings);
+    let state = &state;
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(handle_graphql_request(state, request).await)
+    }))
+    .await
+}

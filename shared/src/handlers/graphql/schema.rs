@@ -1,0 +1,351 @@
+//! The GraphQL schema of the customer's chats: `me` (who, the active chat, the history, newest
+//! first, paged by opaque cursors), `chat(channelSid)` and the `endChat` mutation. Every resolver
+//! acts for the request's caller only; another customer's chat reads as `null` or not found.
+
+use std::sync::{Arc, Mutex};
+
+use async_graphql::{
+    Context, EmptySubscription, Enum, ErrorExtensions, ID, Object, Schema, SimpleObject,
+};
+use lambda_http::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::ending::{ChatEnder, EndFailure};
+use crate::error::ApiError;
+use crate::ids::{SidKind, check_sid};
+use crate::store::{ChannelStore, ChatCursor, ChatSummary, CloseOutcome, MAX_PAGE_SIZE, Slot};
+
+pub type ChatSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The deepest query the schema answers: `me { chats { edges { node { channelSid } } } }` is 5.
+pub const MAX_DEPTH: usize = 6;
+/// Each field costs 1; `chats` costs its page size times its selection. Two full pages of
+/// every field fit; the third does not.
+pub const MAX_COMPLEXITY: usize = 1200;
+pub const DEFAULT_PAGE_SIZE: i32 = 20;
+
+/// The schema, built once per cold start with the services its resolvers use.
+pub fn build_schema(store: ChannelStore, ender: ChatEnder, introspection: bool) -> ChatSchema {
+    let builder = Schema::build(Query, Mutation, EmptySubscription)
+        .data(store)
+        .data(ender)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY);
+    if introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
+}
+
+/// The SDL of the schema: what `schema.graphql` holds, for the frontend's code generators.
+pub fn sdl() -> String {
+    Schema::build(Query, Mutation, EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+/// One request's caller and clock, and the HTTP status of the first failure a resolver met.
+pub struct RequestScope {
+    pub identity: String,
+    pub now: i64,
+    failure: Mutex<Option<StatusCode>>,
+}
+
+impl RequestScope {
+    pub fn new(identity: String, now: i64) -> Arc<Self> {
+        Arc::new(Self {
+            identity,
+            now,
+            failure: Mutex::new(None),
+        })
+    }
+
+    /// The status of the first resolver failure, if any.
+    pub fn failure(&self) -> Option<StatusCode> {
+        *self
+            .failure
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn record(&self, status: StatusCode) {
+        let mut failure = self
+            .failure
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        failure.get_or_insert(status);
+    }
+}
+
+/// The `extensions.code` GraphQL clients branch on, for each of our failures: Apollo's names
+/// where one exists, else our stable code in GraphQL's case.
+pub fn extension_code(error: &ApiError) -> String {
+    match error {
+        ApiError::Unauthorized | ApiError::InvalidToken(_) => "UNAUTHENTICATED".into(),
+        ApiError::InvalidArgument(_) => "BAD_USER_INPUT".into(),
+        ApiError::Internal(_) => "INTERNAL_SERVER_ERROR".into(),
+        other => other.code().to_ascii_uppercase(),
+    }
+}
+
+/// A resolver's failure as a GraphQL error, its status kept for the HTTP answer.
+fn fail(ctx: &Context<'_>, error: ApiError) -> async_graphql::Error {
+    if let Ok(scope) = ctx.data::<Arc<RequestScope>>() {
+        scope.record(error.status());
+    }
+    let code = extension_code(&error);
+    async_graphql::Error::new(error.caller_message()).extend_with(|_, e| e.set("code", code))
+}
+
+fn scope<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<RequestScope>> {
+    ctx.data::<Arc<RequestScope>>()
+}
+
+/// A timestamp: RFC 3339, UTC, to the second.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DateTime(String);
+
+async_graphql::scalar!(
+    DateTime,
+    "DateTime",
+    "A timestamp: RFC 3339, UTC, to the second, e.g. 2026-12-04T10:02:07Z."
+);
+
+fn date_time(unix_seconds: i64) -> Result<DateTime, ApiError> {
+    crate::http::rfc3339(unix_seconds).map(DateTime)
+}
+
+/// The Flex flow a chat was opened in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum FlexMode {
+    /// Flex Conversations through Twilio's web-chat orchestration.
+    Conversations,
+    /// Flex Conversations with a custom chat client and the Interactions API.
+    Interactions,
+    /// Legacy Programmable Chat (Flex UI 1.x).
+    Chat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum ChatStatus {
+    /// An agent has the chat, or will.
+    Active,
+    /// The agent or the customer ended it.
+    Closed,
+}
+
+/// A chat of the caller's with a Flex agent.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Chat {
+    /// The Conversation SID (Flex UI 2.x) or the Chat channel SID (legacy).
+    pub channel_sid: ID,
+    pub mode: FlexMode,
+    pub status: ChatStatus,
+    pub created_at: DateTime,
+    /// When it closed; null while it is active.
+    pub closed_at: Option<DateTime>,
+}
+
+impl TryFrom<&ChatSummary> for Chat {
+    type Error = ApiError;
+
+    fn try_from(chat: &ChatSummary) -> Result<Self, ApiError> {
+        let unreadable =
+            |what: &str| ApiError::Internal(format!("chat {} has {what}", chat.channel_sid));
+        Ok(Self {
+            channel_sid: ID(chat.channel_sid.clone()),
+            mode: match chat.mode.as_str() {
+                "conversations" => FlexMode::Conversations,
+                "interactions" => FlexMode::Interactions,
+                "chat" => FlexMode::Chat,
+                _ => return Err(unreadable("an unknown mode")),
+            },
+            status: match chat.status.as_str() {
+                "active" => ChatStatus::Active,
+                "closed" => ChatStatus::Closed,
+                _ => return Err(unreadable("an unknown status")),
+            },
+            created_at: date_time(chat.created_at)?,
+            closed_at: chat.closed_at.map(date_time).transpose()?,
+        })
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ChatEdge {
+    /// Pass as `after` to continue after this chat.
+    pub cursor: String,
+    pub node: Chat,
+}
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    /// The last edge's cursor; null on an empty page.
+    pub end_cursor: Option<String>,
+}
+
+/// A page of the caller's chats, newest first.
+#[derive(SimpleObject)]
+pub struct ChatConnection {
+    pub edges: Vec<ChatEdge>,
+    pub page_info: PageInfo,
+}
+
+/// A channel SID argument, checked before anything is read.
+fn channel_sid_argument(channel_sid: &ID) -> Result<&str, ApiError> {
+    check_sid(SidKind::Channel, channel_sid)
+        .map(|()| channel_sid.as_str())
+        .map_err(|reason| ApiError::InvalidArgument(format!("channelSid {reason}")))
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The caller: who the server decided they are, and their chats.
+    async fn me(&self) -> Me {
+        Me
+    }
+
+    /// One of the caller's chats; null when no chat of theirs has this SID.
+    async fn chat(
+        &self,
+        ctx: &Context<'_>,
+        channel_sid: ID,
+    ) -> async_graphql::Result<Option<Chat>> {
+        let scope = scope(ctx)?;
+        let store = ctx.data::<ChannelStore>()?;
+        let sid = channel_sid_argument(&channel_sid).map_err(|e| fail(ctx, e))?;
+        let record = store
+            .chat(sid)
+            .await
+            .map_err(|e| fail(ctx, e.into()))?
+            .filter(|record| record.identity == scope.identity);
+        record
+            .map(|record| Chat::try_from(&ChatSummary::from(&record)))
+            .transpose()
+            .map_err(|e| fail(ctx, e))
+    }
+}
+
+/// The caller.
+pub struct Me;
+
+#[Object]
+impl Me {
+    /// The caller's chat identity: the authenticated `sub`, or the guest id of their token.
+    async fn identity(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(scope(ctx)?.identity.clone())
+    }
+
+    /// The chat an agent has with the caller now; null when there is none (or it is still
+    /// being opened).
+    async fn active_chat(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Chat>> {
+        let scope = scope(ctx)?;
+        let store = ctx.data::<ChannelStore>()?;
+        match store.active_slot(&scope.identity).await {
+            Ok(Slot::Active(chat)) => Chat::try_from(&ChatSummary::from(&chat))
+                .map(Some)
+                .map_err(|e| fail(ctx, e)),
+            Ok(Slot::Empty | Slot::Pending { .. }) => Ok(None),
+            Err(error) => Err(fail(ctx, error.into())),
+        }
+    }
+
+    /// The caller's chats, newest first: `first` (0 to 50) after the cursor `after`.
+    #[graphql(complexity = "2 + first.clamp(0, 50) as usize * child_complexity")]
+    async fn chats(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> async_graphql::Result<ChatConnection> {
+        let scope = scope(ctx)?;
+        let store = ctx.data::<ChannelStore>()?;
+        let page_size = usize::try_from(first)
+            .ok()
+            .filter(|size| *size <= MAX_PAGE_SIZE)
+            .ok_or_else(|| {
+                fail(
+                    ctx,
+                    ApiError::InvalidArgument(format!("first must be 0 to {MAX_PAGE_SIZE}")),
+                )
+            })?;
+        let after = after
+            .map(|cursor| {
+                ChatCursor::decode(&cursor).ok_or_else(|| {
+                    fail(
+                        ctx,
+                        ApiError::InvalidArgument(
+                            "after is not a cursor this API handed out".into(),
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
+        let page = store
+            .chats_of(&scope.identity, page_size, after.as_ref())
+            .await
+            .map_err(|e| fail(ctx, e.into()))?;
+        let edges = page
+            .chats
+            .iter()
+            .map(|chat| {
+                Ok(ChatEdge {
+                    cursor: ChatCursor::after(chat).encode(),
+                    node: Chat::try_from(chat)?,
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()
+            .map_err(|e| fail(ctx, e))?;
+        Ok(ChatConnection {
+            page_info: PageInfo {
+                has_next_page: page.has_next_page,
+                end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+            },
+            edges,
+        })
+    }
+}
+
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Ends one of the caller's chats: in Twilio as its Flex mode requires, then in the record,
+    /// as when the agent ends it. Ending a closed chat answers it as it is. If Twilio fails the
+    /// chat stays open, record and all, and the error says so.
+    async fn end_chat(&self, ctx: &Context<'_>, channel_sid: ID) -> async_graphql::Result<Chat> {
+        let scope = scope(ctx)?;
+        let store = ctx.data::<ChannelStore>()?;
+        let ender = ctx.data::<ChatEnder>()?;
+        let sid = channel_sid_argument(&channel_sid).map_err(|e| fail(ctx, e))?;
+        let ended = async {
+            let record = store
+                .chat(sid)
+                .await?
+                .filter(|record| record.identity == scope.identity)
+                .ok_or(ApiError::ChatNotFound)?;
+            if record.status != "closed" {
+                ender.end(&record).await.map_err(|failure| match failure {
+                    EndFailure::Twilio(error) => ApiError::ChatNotEnded(error),
+                    unknown @ EndFailure::UnknownMode(_) => ApiError::Internal(unknown.to_string()),
+                })?;
+                // The same transition as the agent's end; the webhook's close may come first.
+                match store.close(sid, scope.now).await? {
+                    CloseOutcome::Closed => {
+                        tracing::info!(channel_sid = sid, "chat ended by the customer")
+                    }
+                    CloseOutcome::AlreadyClosed => {}
+                    CloseOutcome::Unknown => return Err(ApiError::ChatNotFound),
+                }
+            }
+            let closed = store.chat(sid).await?.ok_or(ApiError::ChatNotFound)?;
+            Chat::try_from(&ChatSummary::from(&closed))
+        };
+        ended.await.map_err(|e| fail(ctx, e))
+    }
+}
