@@ -16,6 +16,10 @@ The agent's side, under /local/ (not Twilio's API):
   POST /local/chats/{sid}/accept         the agent accepts the task
   POST /local/chats/{sid}/messages       Body=...: the agent replies
   POST /local/chats/{sid}/end            the agent ends the chat, as Flex does in its mode
+
+The customer ends a chat through Twilio's REST API (chat-graphql's endChat): a conversation's
+State=closed, an Interaction channel's Status=closed, a legacy channel's Attributes with
+status INACTIVE; each completes the chat's task.
 """
 
 import json
@@ -58,6 +62,11 @@ class TwilioModel:
             return self.write(path, parts, form)
 
     def read(self, path, parts, query):
+        if parts[1:2] == ["Interactions"] and len(parts) == 5:
+            found = self.interaction_channel(parts[4])
+            if found is None:
+                return not_found()
+            return 200, interaction_channel(parts[2], parts[4], found)
         if "/FlexFlows/" in path:
             return 200, {"sid": parts[-1], "channel_type": "web", "enabled": True}
         if path.endswith("/ParticipantConversations"):
@@ -83,8 +92,7 @@ class TwilioModel:
             chat = self.chats.get(parts[-1])
             if chat is None or chat["api"] != "chat":
                 return not_found()
-            status = "ACTIVE" if chat["state"] == "active" else "INACTIVE"
-            return 200, {"sid": parts[-1], "attributes": json.dumps({"status": status}), "date_created": chat["created"]}
+            return 200, {"sid": parts[-1], "attributes": json.dumps(self.channel_attributes(chat)), "date_created": chat["created"]}
         if "/Conversations/" in path:
             key = urllib.parse.unquote(parts[-1])
             sid = self.by_name.get(key, key)
@@ -95,6 +103,22 @@ class TwilioModel:
         return not_found()
 
     def write(self, path, parts, form):
+        # The customer's "end my chat" (chat-graphql's endChat): updates of the chat itself, or
+        # of its Interaction channel. Updates made through the REST API fire no webhook: Twilio
+        # calls them only with X-Twilio-Webhook-Enabled, which the functions do not send.
+        if parts[1:2] == ["Interactions"] and len(parts) == 5:
+            chat = self.interaction_channel(parts[4])
+            if chat is None:
+                return not_found()
+            if form.get("Status") == "closed":
+                # Flex closes the conversation with the channel; Routing closed completes the
+                # task, without it the task would be left wrapping.
+                chat["state"] = "closed"
+                routed = json.loads(form.get("Routing") or "{}").get("status")
+                chat["task"]["status"] = "completed" if routed == "closed" else "wrapping"
+            return 200, interaction_channel(parts[2], parts[4], chat)
+        if parts[-2:-1] in (["Conversations"], ["Channels"]) and parts[-1] in self.chats:
+            return self.update(parts[-1], self.chats[parts[-1]], form)
         if path == "/v2/WebChats":
             sid = self.open(form["Identity"], "conversations", "conversations", form.get("CustomerFriendlyName"),
                             form.get("PreEngagementData"))
@@ -139,6 +163,37 @@ class TwilioModel:
             chat["webhooks"].append({"url": form["Configuration.Url"], "filters": form.get("_filters", [])})
             return 201, {"sid": new_sid("WH"), "target": "webhook"}
         return not_found()
+
+    def interaction_channel(self, channel_sid):
+        """The chat whose Interaction has this channel (`UO…`)."""
+        for chat in self.chats.values():
+            if chat.get("task") and chat["task"]["attributes"].get("flexInteractionChannelSid") == channel_sid:
+                return chat
+        return None
+
+    def update(self, sid, chat, form):
+        """A chat's own update: a conversation's `State`, a legacy channel's `Attributes` (Flex
+        reads `status: INACTIVE` there as ended)."""
+        if chat["api"] == "conversations":
+            state = form.get("State")
+            if state:
+                if chat["state"] == "closed" and state != "closed":
+                    return 400, {"code": 50446, "message": "A closed conversation cannot be reopened", "status": 400}
+                chat["state"] = state
+                if state == "closed" and chat["task"]:
+                    chat["task"]["status"] = "completed"
+            return 200, conversation(sid, chat)
+        if "Attributes" in form:
+            attributes = json.loads(form["Attributes"] or "{}")
+            chat["channel_attributes"] = attributes
+            if str(attributes.get("status", "")).upper() == "INACTIVE":
+                chat["state"] = "inactive"
+                if chat["task"]:
+                    chat["task"]["status"] = "completed"
+        return 200, {"sid": sid, "attributes": json.dumps(self.channel_attributes(chat))}
+
+    def channel_attributes(self, chat):
+        return {**chat.get("channel_attributes", {}), "status": "ACTIVE" if chat["state"] == "active" else "INACTIVE"}
 
     def open(self, identity, mode, api, customer, pre_engagement):
         sid = new_sid("CH")
@@ -202,6 +257,11 @@ class TwilioModel:
 def conversation(sid, chat):
     return {"sid": sid, "unique_name": chat["unique_name"], "state": chat["state"],
             "attributes": json.dumps(chat["attributes"]), "date_created": chat["created"]}
+
+
+def interaction_channel(interaction_sid, channel_sid, chat):
+    return {"sid": channel_sid, "interaction_sid": interaction_sid, "type": "web",
+            "status": "closed" if chat["state"] == "closed" else "open"}
 
 
 def not_found():

@@ -1,14 +1,17 @@
 //! `make dev`'s Twilio (`local/local_twilio.py`) driven by the real handlers, in each Flex mode: a
 //! press opens a chat it keeps, the agent's side sees the task with the bot's context and
 //! history, the agent ends the chat, the chat-end webhook it sends is signed as Twilio signs and
-//! closes the record through `flex-webhook`'s handler, and the next press opens a new chat.
+//! closes the record through `flex-webhook`'s handler, the next press opens a new chat, and the
+//! customer ends that one through `chat-graphql`'s handler.
 //! Requests off Twilio's spec are refused, by Prism, with the reason.
 
-use flex_handoff::config::WebhookSettings;
+use flex_handoff::config::{GraphqlSettings, WebhookSettings};
 use flex_handoff::handlers::channel::{ChannelState, channel_response};
+use flex_handoff::handlers::graphql::{GraphqlState, graphql_response};
 use flex_handoff::handlers::webhook::{WebhookState, webhook_response};
 use flex_handoff::store::Slot;
 use flex_handoff_testkit::channel::press;
+use flex_handoff_testkit::graphql::operation;
 use flex_handoff_testkit::{
     EventBuilder, LocalTwilio, MotoServer, channel_settings, dev_env, dev_settings, event_file,
 };
@@ -171,7 +174,66 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
             .await
             .unwrap();
         let again: Value = serde_json::from_slice(again.body().as_ref()).unwrap();
-        assert_ne!(again["channelSid"], sid.as_str(), "{mode}: a new chat");
+        let sid = again["channelSid"].as_str().unwrap().to_owned();
+        assert_ne!(
+            sid,
+            chat["channelSid"].as_str().unwrap(),
+            "{mode}: a new chat"
+        );
+
+        // The customer ends the new one (chat-graphql's endChat): Twilio's side as the mode
+        // requires, each request checked by Prism, then the record; no webhook is needed.
+        let hooks_before = receiver.received_requests().await.unwrap().len();
+        let graphql = GraphqlSettings::from_env(|name| {
+            let env = flex_handoff_testkit::dev_env_with(&[
+                ("CHANNELS_TABLE", &table),
+                ("TWILIO_FLEX_API_URL", &twilio.endpoint),
+                ("TWILIO_CHAT_API_URL", &twilio.endpoint),
+                ("TWILIO_CONVERSATIONS_API_URL", &twilio.endpoint),
+            ]);
+            env.get(name).cloned()
+        })
+        .unwrap();
+        let graphql = GraphqlState::build(&settings, &graphql, moto.dynamodb());
+        let end = operation(
+            &token,
+            "mutation($sid: ID!) { endChat(channelSid: $sid) { status } }",
+            serde_json::json!({"sid": sid}),
+        );
+        let (response, _) =
+            graphql_response(&graphql, &end.request(), flex_handoff::unix_now()).await;
+        let ended: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(
+            (
+                response.status().as_u16(),
+                &ended["data"]["endChat"]["status"]
+            ),
+            (200, &Value::from("CLOSED")),
+            "{mode}: {ended}"
+        );
+        let tasks = get(&format!("{}/local/tasks", twilio.endpoint)).await;
+        let chat = tasks["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|chat| chat["channelSid"] == sid.as_str())
+            .unwrap();
+        let ended_state = if mode == "chat" { "inactive" } else { "closed" };
+        assert_eq!(chat["state"], ended_state, "{mode}: {chat}");
+        assert_eq!(chat["task"]["status"], "completed", "{mode}: {chat}");
+        assert_eq!(
+            state.store.chat(&sid).await.unwrap().unwrap().status,
+            "closed"
+        );
+        assert_eq!(
+            state.store.active_slot(&identity).await.unwrap(),
+            Slot::Empty
+        );
+        assert_eq!(
+            receiver.received_requests().await.unwrap().len(),
+            hooks_before,
+            "{mode}: REST updates fire no webhook"
+        );
     }
 }
 
