@@ -4,7 +4,7 @@
 #   Twilio        local/local_twilio.py: keeps the chats, messages, webhooks and tasks the functions
 #                 make, checks every request first with Prism mocks of Twilio's official OpenAPI
 #                 specs, and calls the chat-end webhook, signed, when the agent ends a chat
-#   functions     all three under `cargo lambda watch`, env from local/dev.env plus local endpoints
+#   functions     all four under `cargo lambda watch`, env from local/dev.env plus local endpoints
 #   gateway       local/devserver.py gateway: the API's routes and the demo page, one origin
 # Ports can be moved with DEV_PORT, DEV_LAMBDA_PORT, DEV_DYNAMODB_PORT, DEV_TWILIO_PORT and
 # DEV_PRISM_PORT (five from there); a port in use stops the start with a clear message.
@@ -132,11 +132,12 @@ done
 [ -n "${token_json:-}" ] || { echo "error: generate-token did not answer; see $run_dir/functions.log" >&2; exit 1; }
 curl -s -o /dev/null -X POST "$api/channel" || true
 curl -s -o /dev/null -X POST "$api/twilio/webhook" || true
+curl -s -o /dev/null -X POST "$api/graphql" || true
 
 cat <<MSG
 
 flex-handoff is running (logs in $run_dir/):
-  demo page + API   $api/            POST /token, /channel, /twilio/webhook
+  demo page + API   $api/            POST /token, /channel, /graphql, /twilio/webhook
   agent's page      $api/agent       (with the local Twilio: tasks, replies, End chat)
   functions         http://127.0.0.1:$lambda_port/lambda-url/<function>/   (cargo lambda watch)
 MSG

@@ -1,7 +1,7 @@
 """What API Gateway puts in front of the functions, for `make dev` (Twilio's part is local/local_twilio.py).
 
   devserver.py gateway PORT FUNCTIONS_URL
-      API Gateway's part: POST /token, /channel and /twilio/webhook go to the functions under
+      API Gateway's part: POST /token, /channel, /graphql and /twilio/webhook go to the functions under
       `cargo lambda watch` (FUNCTIONS_URL, e.g. http://127.0.0.1:9000/lambda-url), and the demo
       page is served from the same origin (no CORS needed locally). With the local Twilio
       (CONFIG_JSON's twilioUrl), /local-twilio/... reaches it from the same origin: the customer
@@ -69,6 +69,7 @@ def gateway(port, functions_url):
         "/token": f"{functions_url}/generate-token/",
         "/channel": f"{functions_url}/create-channel/",
         "/twilio/webhook": f"{functions_url}/flex-webhook/",
+        "/graphql": f"{functions_url}/chat-graphql/",
     }
 
     local_twilio = CONFIG.pop("twilioUrl", None) or None

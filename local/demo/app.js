@@ -1,6 +1,7 @@
 // The "Talk to agent" flow of the telecom web app, against flex-handoff's API:
 // POST /token (the server decides who we are), POST /channel (open or reuse the Flex chat),
 // then the chat itself through transport.js (Twilio's SDK, or the local Twilio under make dev).
+// POST /graphql lists the customer's chats ("Your chats") and ends the open one ("End chat").
 "use strict";
 
 const api = window.FLEX_HANDOFF_API || "";
@@ -9,6 +10,10 @@ const $ = (id) => document.getElementById(id);
 
 let identity = null;
 let chatTransport = null;
+// The last token /token handed out: GraphQL asks as the same caller.
+let currentToken = null;
+// While the customer's own End chat is under way, the transport seeing the chat close is that.
+let endingChat = false;
 // What the demo bot saw, handed to the agent as context.transcript when the customer asks
 // for a person (oldest first, as the API wants it).
 const transcript = [];
@@ -96,6 +101,7 @@ async function getToken() {
   try {
     const minted = await post("/token", stored);
     localStorage.setItem(TOKEN_KEY, minted.token);
+    currentToken = minted.token;
     return minted;
   } catch (error) {
     if (stored && error.code === "invalid_token") {
@@ -103,6 +109,99 @@ async function getToken() {
       return getToken();
     }
     throw error;
+  }
+}
+
+const MY_CHATS = `query MyChats {
+  me {
+    activeChat { channelSid }
+    chats(first: 10) { edges { node { channelSid mode status createdAt closedAt } } pageInfo { hasNextPage } }
+  }
+}`;
+const END_CHAT = `mutation EndChat($channelSid: ID!) {
+  endChat(channelSid: $channelSid) { channelSid status closedAt }
+}`;
+
+// One GraphQL operation; its first error (GraphQL's shape: extensions.code) becomes the thrown one.
+async function graphql(token, query, variables) {
+  let response;
+  try {
+    response = await fetch(`${api}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables: variables || {} }),
+    });
+  } catch (error) {
+    throw new Error(`The chat service cannot be reached (${error.message}).`);
+  }
+  const answer = await response.json().catch(() => ({}));
+  const first = (answer.errors || [])[0];
+  if (first || !response.ok) {
+    const code = first && first.extensions ? first.extensions.code : `HTTP ${response.status}`;
+    const failure = new Error(`/graphql failed: ${code}: ${first ? first.message : "no answer"}`);
+    failure.code = code;
+    throw failure;
+  }
+  return answer.data;
+}
+
+function when(chat) {
+  const opened = new Date(chat.createdAt).toLocaleString();
+  return chat.closedAt ? `${opened} – ${new Date(chat.closedAt).toLocaleTimeString()}` : `since ${opened}`;
+}
+
+// "Your chats": newest first, and End chat for the open one.
+async function showChats() {
+  if (!currentToken) return;
+  const { me } = await graphql(currentToken, MY_CHATS);
+  const list = $("chat-list");
+  list.replaceChildren(...me.chats.edges.map(({ node }) => {
+    const item = document.createElement("li");
+    item.dataset.channelSid = node.channelSid;
+    item.dataset.status = node.status;
+    const sid = Object.assign(document.createElement("span"), { className: "sid", textContent: node.channelSid });
+    const state = Object.assign(document.createElement("span"), { className: "state", textContent: node.status.toLowerCase() });
+    const time = Object.assign(document.createElement("span"), { className: "when", textContent: `${node.mode.toLowerCase()} · ${when(node)}` });
+    item.append(sid, state, time);
+    return item;
+  }));
+  $("no-chats").hidden = me.chats.edges.length > 0;
+  const active = me.activeChat && me.activeChat.channelSid;
+  $("end-chat").hidden = !active;
+  if (active) document.body.dataset.activeChat = active;
+  else delete document.body.dataset.activeChat;
+  document.body.dataset.chatsListed = String(me.chats.edges.length);
+}
+
+function chatEnded(channelSid, by) {
+  if (chatTransport) chatTransport.close();
+  chatTransport = null;
+  $("connection").textContent = by === "you"
+    ? "You ended the chat. Talk to agent opens a new one."
+    : "The agent ended the chat. Talk to agent opens a new one.";
+  $("channel-status").textContent = `ended by ${by}`;
+  document.body.dataset.chatEnded = channelSid;
+  document.body.dataset.endedBy = by;
+  showChats().catch((error) => showError(error.message));
+}
+
+async function endChat() {
+  const channelSid = document.body.dataset.activeChat;
+  if (!channelSid) return;
+  const button = $("end-chat");
+  button.disabled = true;
+  endingChat = true;
+  showError("");
+  try {
+    await getToken();
+    const { endChat: ended } = await graphql(currentToken, END_CHAT, { channelSid });
+    addMessage("received", "Assistant", "You ended the chat with the agent.");
+    chatEnded(ended.channelSid, "you");
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    endingChat = false;
+    button.disabled = false;
   }
 }
 
@@ -119,10 +218,7 @@ async function connectChat(token, channelSid) {
       $("connection").textContent = text;
     },
     onEnded: () => {
-      chatTransport = null;
-      $("connection").textContent = "The agent ended the chat. Talk to agent opens a new one.";
-      $("channel-status").textContent = "ended by the agent";
-      document.body.dataset.chatEnded = channelSid;
+      if (!endingChat) chatEnded(channelSid, "the agent");
     },
   });
 }
@@ -147,8 +243,10 @@ async function talkToAgent() {
     document.body.dataset.reused = String(chat.reused);
     if (!chat.reused) document.body.dataset.contextDelivered = String(chat.contextDelivered);
     delete document.body.dataset.chatEnded;
+    delete document.body.dataset.endedBy;
     addMessage("received", "Assistant", "I'm handing you over to an agent.");
     await connectChat(minted.token, chat.channelSid);
+    await showChats();
   } catch (error) {
     showError(error.message);
   } finally {
@@ -187,4 +285,8 @@ async function send(event) {
 }
 
 $("talk-to-agent").addEventListener("click", talkToAgent);
+$("end-chat").addEventListener("click", endChat);
 $("composer").addEventListener("submit", send);
+// A returning guest sees their chats at once; a stale token just leaves the list empty.
+currentToken = localStorage.getItem(TOKEN_KEY);
+showChats().catch(() => {});

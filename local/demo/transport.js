@@ -2,7 +2,8 @@
 // access token against real Twilio; the local Twilio's REST API (through the gateway's
 // /local-twilio/) under `make dev`, which has no SDK endpoint. Both call back the same way:
 // onMessage(author, body) for what others say, onEnded() when the agent ends the chat,
-// onStatus(text) for the connection line; both return { send(text) }.
+// onStatus(text) for the connection line; both return { send(text), close() }, close() when
+// the customer ended the chat (no onEnded follows).
 "use strict";
 
 window.FlexHandoffTransport = (() => {
@@ -34,8 +35,9 @@ window.FlexHandoffTransport = (() => {
         const state = await fetch(chat, { headers }).then((r) => r.json());
         const status = legacy ? JSON.parse(state.attributes || "{}").status : state.state;
         if (status && status !== "active" && status !== "ACTIVE") {
+          // Unless the customer's own end closed this transport meanwhile.
+          if (!ended) onEnded();
           ended = true;
-          onEnded();
           return;
         }
       } catch (error) {
@@ -50,6 +52,9 @@ window.FlexHandoffTransport = (() => {
         const form = new URLSearchParams({ [legacy ? "From" : "Author"]: identity, Body: text });
         const response = await fetch(`${chat}/Messages`, { method: "POST", headers, body: form });
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      },
+      close() {
+        ended = true;
       },
     };
   }
@@ -88,6 +93,10 @@ window.FlexHandoffTransport = (() => {
       async send(text) {
         if (!conversation) await new Promise((resolve) => pending.push(resolve));
         await conversation.sendMessage(text);
+      },
+      close() {
+        client.removeAllListeners();
+        client.shutdown();
       },
     };
   }

@@ -2,7 +2,8 @@
 // local stack started by local/dev.sh on free ports: press Talk to agent, check the channel SID
 // shown is the one DynamoDB records for the identity shown; reload, press again: reused. And in
 // each Flex mode the whole handoff with the agent's page beside the customer's: the task with
-// the bot's context, messages both ways, the agent ending the chat, the record closed, a new chat.
+// the bot's context, messages both ways, the agent ending the chat, the record closed, a new chat,
+// "Your chats" listing both from POST /graphql, and the customer ending the new one.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -200,6 +201,26 @@ for (const mode of ["conversations", "interactions", "chat"]) {
       await customer.getByRole("button", { name: "Talk to agent" }).click();
       await customer.waitForFunction((old) => document.body.dataset.channelSid !== old && !document.body.dataset.chatEnded, channelSid);
       assert.equal(await customer.getAttribute("body", "data-reused"), "false", "a new chat, not the ended one");
+
+      // Your chats, from POST /graphql: the new chat active above the one the agent ended.
+      const newSid = await customer.getAttribute("body", "data-channel-sid");
+      await customer.waitForSelector(`#chat-list li[data-channel-sid="${newSid}"][data-status="ACTIVE"]`);
+      const listed = await customer.locator("#chat-list li").evaluateAll(
+        (items) => items.map((item) => [item.dataset.channelSid, item.dataset.status]));
+      assert.deepEqual(listed, [[newSid, "ACTIVE"], [channelSid, "CLOSED"]], "newest first, each with its status");
+
+      // The customer ends this one (endChat): Twilio's side as the mode requires, then the record.
+      await customer.getByRole("button", { name: "End chat" }).click();
+      await customer.waitForSelector(`body[data-chat-ended="${newSid}"][data-ended-by="you"]`);
+      await customer.waitForSelector(`#chat-list li[data-channel-sid="${newSid}"][data-status="CLOSED"]`);
+      assert.equal(await customer.locator("#end-chat").isHidden(), true, "nothing left to end");
+      assert.equal(await customer.locator("#error").isHidden(), true, await customer.locator("#error").textContent());
+      const ended = record(stack, identity, newSid);
+      assert.equal(ended.active, null, "the customer's end frees the slot");
+      assert.equal(ended.chat.status, "closed");
+      assert.ok(ended.chat.expiresAt > Date.now() / 1000, "and keeps the record with a TTL");
+      await agent.waitForSelector(`li.task[data-channel-sid="${newSid}"]:not([data-state="active"])`);
+      await customer.screenshot({ path: path.join(artifacts, `${mode}-customer-ended.png`), fullPage: true });
       await customer.close();
       await agent.close();
     } finally {
