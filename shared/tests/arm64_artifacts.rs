@@ -117,3 +117,27 @@ async fn flex_webhook_bootstrap_checks_the_signature_and_closes_the_chat() {
     assert_eq!(response_body(&run.responses[0])["result"], "closed");
     assert_eq!(store.chat(sid).await.unwrap().unwrap().status, "closed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the arm64 artifacts and qemu-aarch64: `make test` builds and runs them"]
+async fn chat_graphql_bootstrap_ends_the_customers_chat() {
+    let moto = MotoServer::start();
+    let table = moto.create_channels_table();
+    let store = ChannelStore::new(moto.dynamodb(), &table, 30);
+    // The chat events/graphql-end-chat.json ends, for the guest of its token.
+    let sid = "CH0123456789abcdef0123456789abcdef";
+    let guest = "guest-3f0c6a4e-8d1b-4b7a-9c2e-5a6f7b8c9d0e";
+    open_chat(&store, guest, sid).await;
+    let twilio = TwilioStandIns::start().await;
+    twilio.answer_normally().await;
+    let mut env = base_env(&moto, &table);
+    env.extend(twilio.env());
+
+    let run = run_under_qemu("chat-graphql", env, "graphql-end-chat.json").await;
+    assert_eq!(run.statuses(), [200], "{}", run.output);
+    assert_eq!(
+        response_body(&run.responses[0])["data"]["endChat"]["status"],
+        "CLOSED"
+    );
+    assert_eq!(store.chat(sid).await.unwrap().unwrap().status, "closed");
+}

@@ -36,7 +36,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 RUNS = int(os.environ.get("BENCH_RUNS", "40"))
 WARM = int(os.environ.get("BENCH_WARM", "1000"))
-FUNCTIONS = ["generate-token", "create-channel", "flex-webhook"]
+FUNCTIONS = ["generate-token", "create-channel", "flex-webhook", "chat-graphql"]
 
 
 def log(message):
@@ -480,6 +480,8 @@ def measure(env, moto_url):
         "create-channel": ([str(release / "create-channel")], {**env, **local},
                            lambda: guest_event("channel-guest.json", f"guest-{uuid.uuid4()}")),
         "flex-webhook": ([str(release / "flex-webhook")], {**env, **local}, lambda: event("webhook-legacy-inactive.json")),
+        "chat-graphql": ([str(release / "chat-graphql")], {**env, **local},
+                         lambda: guest_event("graphql-my-chats.json", f"guest-{uuid.uuid4()}")),
         NODE: (["node", str(ROOT / "tools/bench/node-reference.js")],
                {**env, "NODE_PATH": str(ROOT / "tools/npm/node_modules")}, token_event),
     }
@@ -501,11 +503,13 @@ def measure(env, moto_url):
 
     log(f"memory: {WARM} warm invocations per target...")
     reuse = guest_event("channel-guest.json", "guest-bench-warm")
+    my_chats = guest_event("graphql-my-chats.json", "guest-bench-warm")
     warm_events = {
         FLOOR: lambda i: event("token-new-guest.json"),
         "generate-token": lambda i: event("token-new-guest.json"),
         "create-channel": lambda i: reuse,
         "flex-webhook": lambda i: event("webhook-legacy-inactive.json"),
+        "chat-graphql": lambda i: my_chats,
         NODE: lambda i: event("token-new-guest.json"),
     }
     warm = {}
@@ -530,6 +534,14 @@ def measure(env, moto_url):
     count("create-channel: reuse", "create-channel", guest_event("channel-guest.json", identity))
     channel_sid = json.loads(opened.response["body"])["channelSid"]
     count("flex-webhook: close", "flex-webhook", signed_close_event(dict(targets["flex-webhook"][1]), channel_sid))
+    # The customer's side over GraphQL, on a chat of their own.
+    customer = f"guest-{uuid.uuid4()}"
+    command, target_env, _ = targets["create-channel"]
+    customers_chat = json.loads(Run(command, target_env, guest_event("channel-guest.json", customer)).response["body"])["channelSid"]
+    count("chat-graphql: my chats", "chat-graphql", guest_event("graphql-my-chats.json", customer))
+    end = json.loads(guest_event("graphql-end-chat.json", customer))
+    end["body"] = json.dumps({**json.loads(end["body"]), "variables": {"channelSid": customers_chat}})
+    count("chat-graphql: end chat", "chat-graphql", json.dumps(end))
     return cold, warm, trips
 
 
@@ -589,7 +601,8 @@ def report(cold, warm, trips, handoff, arch, arch_note, sizes, hot):
         "  'round trip subtracted' row takes off that target's init),",
         "  a Python stand-in for Twilio. Their latency is a loopback Python server's, not AWS's or Twilio's.",
         f"- **Memory**: `VmRSS`/`VmHWM` from `/proc` right after the first invocation and after {WARM} more warm",
-        "  invocations (create-channel: the reuse path; flex-webhook: a signed event for an unknown chat).",
+        "  invocations (create-channel: the reuse path; flex-webhook: a signed event for an unknown chat;",
+        "  chat-graphql: a customer's identity, active chat and first page of chats).",
         "- **Round trips**: DynamoDB calls counted by `X-Amz-Target` at the proxy; Twilio calls at the stand-in.",
         f"- **Size**: `cargo lambda build --release --{ 'arm64' if arch == 'arm64' else 'x86-64'} --output-format zip`."
         + (f" Note: {arch_note}." if arch_note else ""),
@@ -641,6 +654,7 @@ def report(cold, warm, trips, handoff, arch, arch_note, sizes, hot):
     largest = max(s["bootstrap"] for s in sizes.values()) / 2**20
     new = trips["create-channel: new chat"]
     reuse = trips["create-channel: reuse"]
+    mine = trips["chat-graphql: my chats"]
     reads = lambda t: t["dynamodb"].get("GetItem", 0)  # noqa: E731
     def verdict(ok):
         return "met" if ok else "**missed**"
@@ -660,6 +674,8 @@ def report(cold, warm, trips, handoff, arch, arch_note, sizes, hot):
         + f" | {verdict(all(handoff[(m, '20-message transcript')]['trips'] - handoff[(m, 'empty context')]['trips'] <= 1 for m in ('conversations', 'interactions', 'chat')))} |",
         f"| new chat: <= 1 read, 1 conditional write (+1 update), 2 Twilio calls | {reads(new)} read(s), {sum(new['dynamodb'].values()) - reads(new)} write(s), {sum(new['twilio'].values())} Twilio | "
         f"{verdict(reads(new) <= 1 and sum(new['dynamodb'].values()) - reads(new) <= 2 and sum(new['twilio'].values()) <= 2)} |",
+        f"| my chats: 1 read of the slot, 1 index Query, no Twilio call | {', '.join(f'{k} {v}' for k, v in sorted(mine['dynamodb'].items()))}; {sum(mine['twilio'].values())} Twilio | "
+        f"{verdict(mine['dynamodb'] == {'GetItem': 1, 'Query': 1} and not mine['twilio'] and mine['status'] == 200)} |",
         "",
     ]
     notes = ROOT / "tools/bench/notes.md"
