@@ -226,6 +226,16 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `identity` ends `channel` through the handler.
+async fn end_as(h: &GraphqlHarness, identity: &str, channel: &str) -> (u16, Value) {
+    h.ask(operation(
+        &h.guest_token(identity),
+        END,
+        json!({"sid": channel}),
+    ))
+    .await
+}
+
 /// Asserts the chat is closed as the webhook closes it: closed, TTL set, slot free.
 async fn assert_closed_like_the_webhook(h: &GraphqlHarness, identity: &str, channel: &str) {
     let record = h.store.chat(channel).await.unwrap().unwrap();
@@ -295,13 +305,7 @@ async fn ending_an_interactions_chat_closes_the_interaction_channel_with_its_tas
         .mount(&h.twilio.conversations)
         .await;
 
-    let (status, body) = h
-        .ask(operation(
-            &h.guest_token("guest-ada"),
-            END,
-            json!({"sid": channel}),
-        ))
-        .await;
+    let (status, body) = end_as(&h, "guest-ada", &channel).await;
     assert_eq!(status, 200, "{body}");
     let closes = TwilioStandIns::requests(&h.twilio.flex, &interaction).await;
     assert_eq!(
@@ -330,13 +334,7 @@ async fn ending_a_legacy_chat_marks_the_channel_inactive_keeping_flexs_attribute
         .mount(&h.twilio.chat)
         .await;
 
-    let (status, body) = h
-        .ask(operation(
-            &h.guest_token("guest-ada"),
-            END,
-            json!({"sid": channel}),
-        ))
-        .await;
+    let (status, body) = end_as(&h, "guest-ada", &channel).await;
     assert_eq!(status, 200, "{body}");
     let updates: Vec<_> = TwilioStandIns::requests(&h.twilio.chat, &channel_path)
         .await

@@ -1,8 +1,9 @@
 //! Arbitrary requests through every handler: methods, headers, query strings, bodies (text, JSON
 //! near the real shapes, base64 bytes) and webhook parameters. Whatever arrives: no panic (the
 //! release profile aborts on panic, killing the instance), never a 5xx, every error in the
-//! `{"error":{"code","message"}}` shape, nothing written for a refused request, and nothing
-//! written for a webhook without a valid signature. DynamoDB is moto; Twilio the wiremock
+//! `{"error":{"code","message"}}` shape (GraphQL's own shape on `/graphql`), nothing written for
+//! a refused request, nothing written for a webhook without a valid signature, and no GraphQL
+//! operation ending another customer's chat. DynamoDB is moto; Twilio the wiremock
 //! stand-ins answering as Twilio does, so a request that is valid may open a chat.
 
 use std::collections::BTreeMap;
@@ -494,4 +495,120 @@ fn webhooks_of_any_shape_never_5xx_and_write_nothing_without_a_valid_signature()
         "signed webhooks reach the handler: {}",
         signed_cases.get()
     );
+}
+
+/// GraphQL's error shape: every error has a message and a string `extensions.code`.
+fn check_graphql_response(response: &Response<Body>) -> Result<u16, TestCaseError> {
+    let status = response.status().as_u16();
+    prop_assert!(status < 500, "a {status}: {:?}", response.body());
+    let body: Value = serde_json::from_slice(response.body().as_ref())
+        .map_err(|e| TestCaseError::fail(format!("not JSON: {e}")))?;
+    let errors = body["errors"].as_array();
+    prop_assert_eq!(status != 200, errors.is_some(), "{}", body);
+    for error in errors.into_iter().flatten() {
+        prop_assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty())
+                && error["extensions"]["code"].is_string(),
+            "{}",
+            body
+        );
+    }
+    Ok(status)
+}
+
+const OWN_SID: &str = "CH00000000000000000000000000000078";
+
+/// `POST /graphql` bodies: the schema's operations with arguments of every kind, deep and wide
+/// selections, and text that is no GraphQL at all.
+fn graphql_body() -> impl Strategy<Value = Value> {
+    let sid = prop_oneof![
+        Just(OPEN_SID.to_owned()),
+        Just(OWN_SID.to_owned()),
+        "CH[0-9a-f]{32}",
+        ".{0,40}",
+    ];
+    let quoted = |text: String| serde_json::to_string(&text).unwrap();
+    let operation = prop_oneof![
+        (any::<i32>(), prop::option::of(".{0,30}")).prop_map(move |(first, after)| {
+            let after = after.map(|a| format!(", after: {}", quoted(a))).unwrap_or_default();
+            format!("{{ me {{ identity activeChat {{ channelSid }} chats(first: {first}{after}) {{ edges {{ cursor node {{ channelSid mode status createdAt closedAt }} }} pageInfo {{ hasNextPage endCursor }} }} }} }}")
+        }),
+        sid.clone().prop_map(move |s| format!("{{ chat(channelSid: {}) {{ channelSid status }} }}", quoted(s))),
+        sid.prop_map(move |s| format!("mutation {{ endChat(channelSid: {}) {{ status closedAt }} }}", quoted(s))),
+        (1..12usize).prop_map(|aliases| format!("{{ {} }}", (0..aliases).map(|i| format!("a{i}: me {{ chats(first: 50) {{ edges {{ node {{ channelSid }} }} }} }}")).collect::<Vec<_>>().join(" "))),
+        (1..10usize).prop_map(|depth| format!("{}{}", "{ __schema { types { fields { type ".to_owned() + &"{ ofType ".repeat(depth), "{ name }".to_owned() + &" }".repeat(depth) + " } } } }")),
+        ".{0,80}",
+    ];
+    (
+        operation,
+        prop::option::of(json_value()),
+        prop::option::of(".{0,20}"),
+    )
+        .prop_map(|(query, variables, operation_name)| {
+            let mut body = json!({"query": query});
+            if let Some(variables) = variables {
+                body["variables"] = variables;
+            }
+            if let Some(name) = operation_name {
+                body["operationName"] = json!(name);
+            }
+            body
+        })
+}
+
+#[test]
+fn graphql_requests_of_any_shape_never_5xx_and_never_touch_anothers_chat() {
+    use flex_handoff::handlers::graphql::graphql_response;
+    use flex_handoff_testkit::graphql::GraphqlHarness;
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let harness = runtime.block_on(async {
+        let harness = GraphqlHarness::start(true).await;
+        harness.twilio.answer_normally().await;
+        let now = flex_handoff::unix_now();
+        harness
+            .open("guest-other", OPEN_SID, "conversations", now)
+            .await;
+        harness
+            .open("guest-prop", OWN_SID, "conversations", now)
+            .await;
+        harness
+    });
+    let token = harness.guest_token("guest-prop");
+    let bearer = format!("Bearer {token}");
+    let answered = Cell::new(0);
+    runner(256)
+        .run(
+            &(request_input(), 0..4usize, graphql_body()),
+            |(mut input, auth, body)| {
+                if auth >= 2 {
+                    input.body = BodyInput::Json(body);
+                    input.method = "POST".into();
+                }
+                let extra: &[(&str, &str)] = match auth {
+                    0 => &[],
+                    1 => &[("authorization", "Bearer x.y.z")],
+                    _ => &[("authorization", &bearer)],
+                };
+                let Some(request) = event(&input, "/graphql", extra) else {
+                    return Ok(());
+                };
+                let (response, _) = runtime.block_on(graphql_response(
+                    &harness.state,
+                    &request,
+                    flex_handoff::unix_now(),
+                ));
+                if check_graphql_response(&response)? == 200 {
+                    answered.set(answered.get() + 1);
+                }
+                let other = runtime
+                    .block_on(harness.store.chat(OPEN_SID))
+                    .unwrap()
+                    .unwrap();
+                prop_assert_eq!(other.status.as_str(), "active", "another's chat was ended");
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert!(answered.get() > 0, "some generated operations are answered");
 }

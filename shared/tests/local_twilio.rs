@@ -49,6 +49,18 @@ async fn post(url: &str, form: &[(&str, &str)]) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap())
 }
 
+/// What the agent's page reads of one chat: its task, context and messages.
+async fn agents_view(twilio: &LocalTwilio, sid: &str) -> Value {
+    let tasks = get(&format!("{}/local/tasks", twilio.endpoint)).await;
+    tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|chat| chat["channelSid"] == sid)
+        .unwrap_or_else(|| panic!("no task for {sid}: {tasks}"))
+        .clone()
+}
+
 fn context_body() -> String {
     let event: Value = serde_json::from_str(&event_file("channel-with-context.json")).unwrap();
     event["body"].as_str().unwrap().to_owned()
@@ -103,14 +115,7 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
         let sid = opened["channelSid"].as_str().unwrap().to_owned();
 
         // What the agent page reads: the task with the bot's context, and the history in order.
-        let tasks = get(&format!("{}/local/tasks", twilio.endpoint)).await;
-        let chat = tasks["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|chat| chat["channelSid"] == sid.as_str())
-            .unwrap_or_else(|| panic!("{mode}: no task for {sid}: {tasks}"))
-            .clone();
+        let chat = agents_view(&twilio, &sid).await;
         assert_eq!(chat["customer"], "Ada", "{mode}");
         let attributes = &chat["task"]["attributes"];
         let context = if mode == "interactions" {
@@ -211,13 +216,7 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
             (200, &Value::from("CLOSED")),
             "{mode}: {ended}"
         );
-        let tasks = get(&format!("{}/local/tasks", twilio.endpoint)).await;
-        let chat = tasks["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|chat| chat["channelSid"] == sid.as_str())
-            .unwrap();
+        let chat = agents_view(&twilio, &sid).await;
         let ended_state = if mode == "chat" { "inactive" } else { "closed" };
         assert_eq!(chat["state"], ended_state, "{mode}: {chat}");
         assert_eq!(chat["task"]["status"], "completed", "{mode}: {chat}");

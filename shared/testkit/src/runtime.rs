@@ -166,6 +166,29 @@ impl LambdaRun {
         }
     }
 
+    /// [`Self::assert_no_leak`] for what a caller-facing function holds: `local/dev.env`'s API
+    /// key secret and auth token, the basic-auth header Twilio calls carry, and the bearer token
+    /// of `event` (an API Gateway event's JSON).
+    pub fn assert_no_credential_leak(&self, event: &str) {
+        use base64::Engine as _;
+        let dev = crate::env::dev_env();
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            dev["TWILIO_API_KEY_SID"], dev["TWILIO_API_KEY_SECRET"]
+        ));
+        let event: serde_json::Value = serde_json::from_str(event).expect("an event's JSON");
+        let bearer = event["headers"]["authorization"]
+            .as_str()
+            .expect("the event carries a bearer token")
+            .trim_start_matches("Bearer ");
+        self.assert_no_leak(&[
+            dev["TWILIO_API_KEY_SECRET"].as_str(),
+            dev["TWILIO_AUTH_TOKEN"].as_str(),
+            basic.as_str(),
+            bearer,
+        ]);
+    }
+
     /// Fails unless the process ended by itself, non-zero, before answering, saying `reason`.
     pub fn assert_failed_cold_start(&self, reason: &str) {
         assert!(
