@@ -478,9 +478,19 @@ impl ChannelStore {
     /// Marks the chat closed (history until its TTL) and frees the identity's slot, atomically.
     /// Idempotent: Twilio retries webhooks.
     pub async fn close(&self, channel_sid: &str, now: i64) -> Result<CloseOutcome, StoreError> {
-        let Some(record) = self.chat(channel_sid).await? else {
-            return Ok(CloseOutcome::Unknown);
-        };
+        match self.chat(channel_sid).await? {
+            Some(record) => self.close_chat(&record, now).await,
+            None => Ok(CloseOutcome::Unknown),
+        }
+    }
+
+    /// [`Self::close`] for a record the caller has just read.
+    pub async fn close_chat(
+        &self,
+        record: &ChatRecord,
+        now: i64,
+    ) -> Result<CloseOutcome, StoreError> {
+        let channel_sid = record.channel_sid.as_str();
         if record.status == "closed" {
             return Ok(CloseOutcome::AlreadyClosed);
         }

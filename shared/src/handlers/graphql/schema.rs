@@ -329,22 +329,30 @@ impl Mutation {
                 .await?
                 .filter(|record| record.identity == scope.identity)
                 .ok_or(ApiError::ChatNotFound)?;
-            if record.status != "closed" {
-                ender.end(&record).await.map_err(|failure| match failure {
-                    EndFailure::Twilio(error) => ApiError::ChatNotEnded(error),
-                    unknown @ EndFailure::UnknownMode(_) => ApiError::Internal(unknown.to_string()),
-                })?;
-                // The same transition as the agent's end; the webhook's close may come first.
-                match store.close(sid, scope.now).await? {
-                    CloseOutcome::Closed => {
-                        tracing::info!(channel_sid = sid, "chat ended by the customer")
-                    }
-                    CloseOutcome::AlreadyClosed => {}
-                    CloseOutcome::Unknown => return Err(ApiError::ChatNotFound),
-                }
+            if record.status == "closed" {
+                return Chat::try_from(&ChatSummary::from(&record));
             }
-            let closed = store.chat(sid).await?.ok_or(ApiError::ChatNotFound)?;
-            Chat::try_from(&ChatSummary::from(&closed))
+            ender.end(&record).await.map_err(|failure| match failure {
+                EndFailure::Twilio(error) => ApiError::ChatNotEnded(error),
+                unknown @ EndFailure::UnknownMode(_) => ApiError::Internal(unknown.to_string()),
+            })?;
+            // The same transition as the agent's end. The webhook's may come first: then the
+            // record holds its close time.
+            let closed = match store.close_chat(&record, scope.now).await? {
+                CloseOutcome::Closed => {
+                    tracing::info!(channel_sid = sid, "chat ended by the customer");
+                    ChatSummary {
+                        status: "closed".into(),
+                        closed_at: Some(scope.now),
+                        ..ChatSummary::from(&record)
+                    }
+                }
+                CloseOutcome::AlreadyClosed | CloseOutcome::Unknown => {
+                    let record = store.chat(sid).await?.ok_or(ApiError::ChatNotFound)?;
+                    ChatSummary::from(&record)
+                }
+            };
+            Chat::try_from(&closed)
         };
         ended.await.map_err(|e| fail(ctx, e))
     }
