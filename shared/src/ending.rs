@@ -67,21 +67,17 @@ impl ChatEnder {
 
     async fn close_conversation(&self, sid: &str) -> Result<(), TwilioError> {
         let url = self.chat_url(ChatApi::Conversations, sid);
-        let refused = match self
-            .twilio
-            .post("close conversation", &url, &[("State", "closed")])
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(error @ TwilioError::Rejected { .. }) => error,
-            Err(error) => return Err(error),
-        };
-        match self.twilio.get("fetch conversation", &url).await {
-            Ok(conversation) if conversation["state"] == "closed" => Ok(()),
-            // Removed: ended as surely as closed (the webhook reads `onConversationRemoved` so).
-            Err(error) if error.is_not_found() => Ok(()),
-            _ => Err(refused),
-        }
+        self.update_to_end(
+            ("close conversation", "fetch conversation"),
+            &url,
+            &[("State", "closed")],
+            |read| match read {
+                Ok(conversation) => conversation["state"] == "closed",
+                // Removed: ended as surely as closed (the webhook reads `onConversationRemoved` so).
+                Err(error) => error.is_not_found(),
+            },
+        )
+        .await
     }
 
     async fn close_interaction_channel(
@@ -92,22 +88,33 @@ impl ChatEnder {
             "{}/v1/Interactions/{}/Channels/{}",
             self.hosts.flex, interaction.interaction_sid, interaction.channel_sid
         );
-        let refused = match self
-            .twilio
-            .post(
-                "close interaction channel",
-                &url,
-                &[("Status", "closed"), ("Routing", r#"{"status":"closed"}"#)],
-            )
-            .await
-        {
+        self.update_to_end(
+            ("close interaction channel", "fetch interaction channel"),
+            &url,
+            &[("Status", "closed"), ("Routing", r#"{"status":"closed"}"#)],
+            |read| matches!(read, Ok(channel) if channel["status"] == "closed"),
+        )
+        .await
+    }
+
+    /// Posts an update that ends what `url` names. When Twilio refuses it, the resource is read:
+    /// if `ended` finds it ended already (the agent got there first), the update counts as done.
+    async fn update_to_end(
+        &self,
+        (update, fetch): (&'static str, &'static str),
+        url: &str,
+        form: &[(&str, &str)],
+        ended: fn(&Result<Value, TwilioError>) -> bool,
+    ) -> Result<(), TwilioError> {
+        let refused = match self.twilio.post(update, url, form).await {
             Ok(_) => return Ok(()),
             Err(error @ TwilioError::Rejected { .. }) => error,
             Err(error) => return Err(error),
         };
-        match self.twilio.get("fetch interaction channel", &url).await {
-            Ok(channel) if channel["status"] == "closed" => Ok(()),
-            _ => Err(refused),
+        if ended(&self.twilio.get(fetch, url).await) {
+            Ok(())
+        } else {
+            Err(refused)
         }
     }
 
