@@ -91,6 +91,17 @@ async fn a_customer_pages_through_more_than_fifty_chats_newest_first_and_sees_on
         false
     );
 
+    // Without `first`, or with null, a page is 20.
+    for page in ["chats", "chats(first: null)"] {
+        let query = format!("{{ me {{ {page} {{ edges {{ node {{ channelSid }} }} }} }} }}");
+        let (status, body) = h.ask(operation(&token, &query, json!({}))).await;
+        assert_eq!(
+            (status, node_sids(&body)),
+            (200, ada[..20].to_vec()),
+            "{page}"
+        );
+    }
+
     // Exactly a page's worth left: no next page, and no empty page to fetch.
     let after = first["data"]["me"]["chats"]["edges"][44]["cursor"]
         .as_str()

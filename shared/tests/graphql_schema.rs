@@ -20,7 +20,7 @@ fn schema_graphql_is_the_codes_schema() {
         "type Query",
         "me: Me!",
         "chat(channelSid: ID!): Chat",
-        "chats(first: Int! = 20, after: String): ChatConnection!",
+        "chats(first: Int = 20, after: String): ChatConnection!",
         "endChat(channelSid: ID!): Chat!",
         "scalar DateTime",
     ] {

@@ -255,17 +255,20 @@ impl Me {
         }
     }
 
-    /// The caller's chats, newest first: `first` (0 to 50) after the cursor `after`.
-    #[graphql(complexity = "2 + first.clamp(0, 50) as usize * child_complexity")]
+    /// The caller's chats, newest first: `first` (0 to 50; 20 when absent or null) after the
+    /// cursor `after`.
+    #[graphql(
+        complexity = "2 + first.unwrap_or(DEFAULT_PAGE_SIZE).clamp(0, 50) as usize * child_complexity"
+    )]
     async fn chats(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20)] first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<ChatConnection> {
         let scope = scope(ctx)?;
         let store = ctx.data::<ChannelStore>()?;
-        let page_size = usize::try_from(first)
+        let page_size = usize::try_from(first.unwrap_or(DEFAULT_PAGE_SIZE))
             .ok()
             .filter(|size| *size <= MAX_PAGE_SIZE)
             .ok_or_else(|| {
