@@ -121,10 +121,7 @@ pub fn parse_json_body_within<T: DeserializeOwned>(
     request: &Request,
     limit: usize,
 ) -> Result<T, ApiError> {
-    let bytes: &[u8] = request.body().as_ref();
-    if bytes.len() > limit {
-        return Err(ApiError::BodyTooLarge { limit });
-    }
+    let bytes = body_within(request, limit)?;
     let value = if bytes.iter().all(u8::is_ascii_whitespace) {
         serde_json::Value::Object(serde_json::Map::new())
     } else {
@@ -139,6 +136,15 @@ pub fn parse_json_body_within<T: DeserializeOwned>(
         return Err(ApiError::IdentityNotAllowed);
     }
     serde_json::from_value(value).map_err(|e| ApiError::InvalidBody(e.to_string()))
+}
+
+/// The request's body, refused with 413 before anything reads it when it is over `limit` bytes.
+pub fn body_within(request: &Request, limit: usize) -> Result<&[u8], ApiError> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > limit {
+        return Err(ApiError::BodyTooLarge { limit });
+    }
+    Ok(bytes)
 }
 
 /// Runs a route handler, turns its error into the standard error response, and writes the one

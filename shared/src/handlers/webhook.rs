@@ -10,7 +10,7 @@ use serde::Serialize;
 pub use crate::chat_end::ChatEvent;
 use crate::config::{Settings, WebhookSettings};
 use crate::error::ApiError;
-use crate::http::{json_response, require_post, respond};
+use crate::http::{body_within, json_response, require_post, respond};
 use crate::signature::{SignatureError, SignedBody, WebhookVerifier};
 use crate::store::{ChannelStore, CloseOutcome};
 
@@ -55,12 +55,7 @@ pub async fn webhook_response(
     now: i64,
 ) -> Result<Response<Body>, ApiError> {
     require_post(request)?;
-    let body: &[u8] = request.body().as_ref();
-    if body.len() > MAX_WEBHOOK_BYTES {
-        return Err(ApiError::BodyTooLarge {
-            limit: MAX_WEBHOOK_BYTES,
-        });
-    }
+    let body = body_within(request, MAX_WEBHOOK_BYTES)?;
     let signature = request
         .headers()
         .get("x-twilio-signature")

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::config::{GraphqlSettings, Settings};
 use crate::ending::ChatEnder;
 use crate::error::ApiError;
-use crate::http::{MAX_BODY_BYTES, json_response, logged, require_post};
+use crate::http::{MAX_BODY_BYTES, body_within, json_response, logged, require_post};
 use crate::identity::{NewGuests, resolve_caller};
 use crate::store::ChannelStore;
 use crate::token::TokenIssuer;
@@ -60,10 +60,6 @@ pub enum GraphqlError {
     NotGraphql(String),
     #[error("{0}")]
     Parse(String),
-    /// Refused by the schema before anything ran (unknown fields, wrong argument types, too
-    /// deep, too complex, introspection when it is off).
-    #[error("{0}")]
-    Validation(String),
 }
 
 impl GraphqlError {
@@ -80,7 +76,6 @@ impl GraphqlError {
             GraphqlError::Batch => "BATCH_NOT_SUPPORTED".into(),
             GraphqlError::NotGraphql(_) => "BAD_REQUEST".into(),
             GraphqlError::Parse(_) => "GRAPHQL_PARSE_FAILED".into(),
-            GraphqlError::Validation(_) => "GRAPHQL_VALIDATION_FAILED".into(),
         }
     }
 
@@ -128,13 +123,7 @@ async fn execute(
     now: i64,
 ) -> Result<(Response<Body>, Option<String>), GraphqlError> {
     require_post(request)?;
-    let body: &[u8] = request.body().as_ref();
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::BodyTooLarge {
-            limit: MAX_BODY_BYTES,
-        }
-        .into());
-    }
+    let body = body_within(request, MAX_BODY_BYTES)?;
     let caller = resolve_caller(
         request,
         &state.issuer,
@@ -163,7 +152,8 @@ async fn execute(
         .schema
         .execute(operation.data(Arc::clone(&scope)))
         .await;
-    // What the schema refused before running carries no code of ours.
+    // What the schema refused before running (unknown fields, argument types, depth,
+    // complexity) carries no code of ours.
     for error in &mut answer.errors {
         let coded = error
             .extensions

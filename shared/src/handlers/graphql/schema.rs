@@ -263,7 +263,7 @@ impl Me {
     async fn chats(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: Option<i32>,
+        #[graphql(default_with = "Some(DEFAULT_PAGE_SIZE)")] first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<ChatConnection> {
         let scope = scope(ctx)?;
