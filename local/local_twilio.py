@@ -63,7 +63,7 @@ class TwilioModel:
 
     def read(self, path, parts, query):
         if parts[1:2] == ["Interactions"] and len(parts) == 5:
-            found = self.interaction_channel(parts[4])
+            found = self.chat_of_interaction_channel(parts[4])
             if found is None:
                 return not_found()
             return 200, interaction_channel(parts[2], parts[4], found)
@@ -107,7 +107,7 @@ class TwilioModel:
         # of its Interaction channel. Updates made through the REST API fire no webhook: Twilio
         # calls them only with X-Twilio-Webhook-Enabled, which the functions do not send.
         if parts[1:2] == ["Interactions"] and len(parts) == 5:
-            chat = self.interaction_channel(parts[4])
+            chat = self.chat_of_interaction_channel(parts[4])
             if chat is None:
                 return not_found()
             if form.get("Status") == "closed":
@@ -164,7 +164,7 @@ class TwilioModel:
             return 201, {"sid": new_sid("WH"), "target": "webhook"}
         return not_found()
 
-    def interaction_channel(self, channel_sid):
+    def chat_of_interaction_channel(self, channel_sid):
         """The chat whose Interaction has this channel (`UO…`)."""
         for chat in self.chats.values():
             if chat.get("task") and chat["task"]["attributes"].get("flexInteractionChannelSid") == channel_sid:

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use flex_handoff::config::{GraphqlSettings, WebhookSettings};
+use flex_handoff::config::WebhookSettings;
 use flex_handoff::handlers::channel::{ChannelState, handle_channel_request};
 use flex_handoff::handlers::graphql::{GraphqlState, handle_graphql_request};
 use flex_handoff::handlers::token::{TokenState, handle_token_request};
@@ -162,10 +162,7 @@ async fn every_event_gets_its_documented_response() {
             }
             "chat-graphql" => {
                 let table = moto.create_channels_table();
-                let env = flex_handoff_testkit::dev_env_with(&[("CHANNELS_TABLE", table.as_str())]);
-                let mut settings =
-                    GraphqlSettings::from_env(|name| env.get(name).cloned()).unwrap();
-                settings.hosts = twilio.channel_settings(&[]).hosts;
+                let settings = twilio.graphql_settings(&[("CHANNELS_TABLE", &table)]);
                 let state = GraphqlState::build(&dev_settings(&[]), &settings, dynamodb.clone());
                 let store = ChannelStore::new(dynamodb.clone(), &table, 30);
                 if let Some(sid) = &expected.opens {

@@ -3,6 +3,7 @@
 //! request limits: depth, complexity, page size, body size, batches, introspection, callers.
 
 use flex_handoff::store::Slot;
+use flex_handoff_testkit::channel::{form, twilio_error};
 use flex_handoff_testkit::graphql::{GraphqlHarness, error_codes, operation};
 use flex_handoff_testkit::{
     EventBuilder, STAND_IN_INTERACTION_CHANNEL_SID, STAND_IN_INTERACTION_SID, TwilioStandIns,
@@ -225,12 +226,6 @@ fn closed_conversation(sid: &str) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"sid": sid, "state": "closed"}))
 }
 
-fn form(request: &wiremock::Request) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(&request.body)
-        .into_owned()
-        .collect()
-}
-
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -303,13 +298,7 @@ async fn ending_an_interactions_chat_closes_the_interaction_channel_with_its_tas
         .await;
     // Flex closed the conversation with the channel: the second close is refused, and the
     // conversation is found closed.
-    mount_conversation_close(
-        &h.twilio,
-        &channel,
-        ResponseTemplate::new(400)
-            .set_body_json(json!({"code": 50446, "message": "closed", "status": 400})),
-    )
-    .await;
+    mount_conversation_close(&h.twilio, &channel, twilio_error(400, 50446)).await;
     Mock::given(method("GET"))
         .and(path(format!("{CONVERSATIONS}/{channel}")))
         .respond_with(closed_conversation(&channel))
@@ -369,12 +358,7 @@ async fn when_twilio_fails_the_chat_and_its_record_stay_open_and_the_error_says_
     let token = h.guest_token("guest-ada");
     for (answer, http_status, code) in [
         (ResponseTemplate::new(503), 503, "UPSTREAM_UNAVAILABLE"),
-        (
-            ResponseTemplate::new(403)
-                .set_body_json(json!({"code": 20003, "message": "no", "status": 403})),
-            502,
-            "UPSTREAM_REJECTED",
-        ),
+        (twilio_error(403, 20003), 502, "UPSTREAM_REJECTED"),
     ] {
         h.twilio.conversations.reset().await;
         mount_conversation_close(&h.twilio, &channel, answer).await;

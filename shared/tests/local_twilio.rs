@@ -5,7 +5,7 @@
 //! customer ends that one through `chat-graphql`'s handler.
 //! Requests off Twilio's spec are refused, by Prism, with the reason.
 
-use flex_handoff::config::{GraphqlSettings, WebhookSettings};
+use flex_handoff::config::WebhookSettings;
 use flex_handoff::handlers::channel::{ChannelState, channel_response};
 use flex_handoff::handlers::graphql::{GraphqlState, graphql_response};
 use flex_handoff::handlers::webhook::{WebhookState, webhook_response};
@@ -14,6 +14,7 @@ use flex_handoff_testkit::channel::press;
 use flex_handoff_testkit::graphql::operation;
 use flex_handoff_testkit::{
     EventBuilder, LocalTwilio, MotoServer, channel_settings, dev_env, dev_settings, event_file,
+    graphql_settings,
 };
 use serde_json::Value;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -189,16 +190,12 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
         // The customer ends the new one (chat-graphql's endChat): Twilio's side as the mode
         // requires, each request checked by Prism, then the record; no webhook is needed.
         let hooks_before = receiver.received_requests().await.unwrap().len();
-        let graphql = GraphqlSettings::from_env(|name| {
-            let env = flex_handoff_testkit::dev_env_with(&[
-                ("CHANNELS_TABLE", &table),
-                ("TWILIO_FLEX_API_URL", &twilio.endpoint),
-                ("TWILIO_CHAT_API_URL", &twilio.endpoint),
-                ("TWILIO_CONVERSATIONS_API_URL", &twilio.endpoint),
-            ]);
-            env.get(name).cloned()
-        })
-        .unwrap();
+        let graphql = graphql_settings(&[
+            ("CHANNELS_TABLE", &table),
+            ("TWILIO_FLEX_API_URL", &twilio.endpoint),
+            ("TWILIO_CHAT_API_URL", &twilio.endpoint),
+            ("TWILIO_CONVERSATIONS_API_URL", &twilio.endpoint),
+        ]);
         let graphql = GraphqlState::build(&settings, &graphql, moto.dynamodb());
         let end = operation(
             &token,

@@ -144,6 +144,11 @@ async fn replay(prism: &PrismServer, requests: &[Request]) -> Vec<String> {
     seen
 }
 
+/// [`replay`] of everything one stand-in host received.
+async fn replay_received(prism: &PrismServer, host: &wiremock::MockServer) -> Vec<String> {
+    replay(prism, &host.received_requests().await.unwrap()).await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_mode_sends_only_what_twilios_specs_allow() {
     let prism = std::thread::scope(|scope| {
@@ -222,21 +227,9 @@ async fn every_mode_sends_only_what_twilios_specs_allow() {
         .partition(|r| r.url.path().starts_with("/v2/"));
     let mut checked = replay(flex_v2, &v2).await;
     checked.extend(replay(flex_v1, &v1).await);
-    checked.extend(
-        replay(
-            conversations_v1,
-            &hosts.conversations.received_requests().await.unwrap(),
-        )
-        .await,
-    );
-    checked.extend(replay(chat_v2, &hosts.chat.received_requests().await.unwrap()).await);
-    checked.extend(
-        replay(
-            taskrouter_v1,
-            &hosts.taskrouter.received_requests().await.unwrap(),
-        )
-        .await,
-    );
+    checked.extend(replay_received(conversations_v1, &hosts.conversations).await);
+    checked.extend(replay_received(chat_v2, &hosts.chat).await);
+    checked.extend(replay_received(taskrouter_v1, &hosts.taskrouter).await);
     checked.sort();
     checked.dedup();
     let service = "/v1/Services/IS33333333333333333333333333333333";
@@ -428,15 +421,9 @@ async fn ending_a_chat_sends_only_what_twilios_specs_allow() {
         ender.end(&chat).await.unwrap();
     }
 
-    let mut checked = replay(flex_v1, &hosts.flex.received_requests().await.unwrap()).await;
-    checked.extend(
-        replay(
-            conversations_v1,
-            &hosts.conversations.received_requests().await.unwrap(),
-        )
-        .await,
-    );
-    checked.extend(replay(chat_v2, &hosts.chat.received_requests().await.unwrap()).await);
+    let mut checked = replay_received(flex_v1, &hosts.flex).await;
+    checked.extend(replay_received(conversations_v1, &hosts.conversations).await);
+    checked.extend(replay_received(chat_v2, &hosts.chat).await);
     checked.sort();
     checked.dedup();
     let service = "/v1/Services/IS33333333333333333333333333333333";

@@ -46,6 +46,15 @@ pub fn dev_settings(overrides: &[(&str, &str)]) -> Settings {
     .expect("dev settings are valid")
 }
 
+/// chat-graphql's settings for tests: `local/dev.env` plus the given overrides.
+pub fn graphql_settings(overrides: &[(&str, &str)]) -> flex_handoff::config::GraphqlSettings {
+    let env = dev_env_with(overrides);
+    flex_handoff::config::GraphqlSettings::from_env(|name| {
+        env.get(name).cloned().filter(|v| !v.is_empty())
+    })
+    .expect("test GraphQL settings are valid")
+}
+
 /// Channel settings for tests: `local/dev.env` plus the given overrides (e.g. host URLs).
 pub fn channel_settings(overrides: &[(&str, &str)]) -> flex_handoff::config::ChannelSettings {
     let env = dev_env_with(overrides);

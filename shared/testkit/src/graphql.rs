@@ -1,15 +1,15 @@
 //! `chat-graphql`'s handler in tests: moto for DynamoDB, wiremock stand-ins for Twilio, and the
 //! helpers that open chats the way `create-channel` leaves them and ask GraphQL about them.
 
-use flex_handoff::config::{GraphqlSettings, Settings};
+use flex_handoff::config::Settings;
 use flex_handoff::handlers::graphql::{GraphqlState, graphql_response};
 use flex_handoff::store::{ActiveChat, ChannelStore, InteractionSids};
 use flex_handoff::token::TokenIssuer;
 use serde_json::{Value, json};
 
-use crate::env::{dev_env_with, dev_settings};
+use crate::env::dev_settings;
 use crate::events::EventBuilder;
-use crate::moto::MotoServer;
+use crate::moto::{MotoServer, open_chat_as};
 use crate::twilio::TwilioStandIns;
 
 pub struct GraphqlHarness {
@@ -30,22 +30,11 @@ impl GraphqlHarness {
         let table = moto.create_channels_table();
         let dynamodb = moto.dynamodb();
         let twilio = TwilioStandIns::start().await;
-        let mut overrides: Vec<(String, String)> = twilio.env();
-        overrides.extend([
-            ("CHANNELS_TABLE".to_owned(), table.clone()),
-            ("TWILIO_DEADLINE_MS".to_owned(), "3000".to_owned()),
-            (
-                "GRAPHQL_INTROSPECTION".to_owned(),
-                introspection.to_string(),
-            ),
+        let graphql = twilio.graphql_settings(&[
+            ("CHANNELS_TABLE", &table),
+            ("TWILIO_DEADLINE_MS", "3000"),
+            ("GRAPHQL_INTROSPECTION", &introspection.to_string()),
         ]);
-        let overrides: Vec<(&str, &str)> = overrides
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let env = dev_env_with(&overrides);
-        let graphql = GraphqlSettings::from_env(|name| env.get(name).cloned())
-            .expect("test GraphQL settings are valid");
         let settings = dev_settings(&[]);
         let state = GraphqlState::build(&settings, &graphql, dynamodb.clone());
         Self {
@@ -68,15 +57,6 @@ impl GraphqlHarness {
     /// Opens `identity`'s chat as `create-channel` does (claim, then activate), stamped
     /// `created_at`.
     pub async fn open(&self, identity: &str, sid: &str, mode: &str, created_at: i64) {
-        let claim = uuid::Uuid::new_v4().to_string();
-        assert!(
-            self.store
-                .claim(identity, &claim, &claim, mode, created_at, 15)
-                .await
-                .unwrap()
-                .won(),
-            "{identity}'s slot is free"
-        );
         let interaction = (mode == "interactions").then(|| InteractionSids {
             interaction_sid: crate::STAND_IN_INTERACTION_SID.into(),
             channel_sid: crate::STAND_IN_INTERACTION_CHANNEL_SID.into(),
@@ -88,7 +68,7 @@ impl GraphqlHarness {
             created_at,
             interaction,
         };
-        assert!(self.store.activate(&claim, &chat).await.unwrap());
+        open_chat_as(&self.store, &chat).await;
     }
 
     /// Runs an operation through the handler: (HTTP status, body).

@@ -18,9 +18,11 @@ pub mod process;
 pub mod runtime;
 pub mod twilio;
 
-pub use env::{channel_settings, dev_env, dev_env_with, dev_settings, workspace_root};
+pub use env::{
+    channel_settings, dev_env, dev_env_with, dev_settings, graphql_settings, workspace_root,
+};
 pub use events::{EventBuilder, event_file, response_body};
-pub use moto::{MotoServer, open_chat};
+pub use moto::{MotoServer, open_chat, open_chat_as};
 pub use process::free_port;
 pub use runtime::{LambdaRun, run_lambda_binary, run_lambda_command};
 pub use twilio::{

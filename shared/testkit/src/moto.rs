@@ -4,6 +4,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use flex_handoff::aws::LambdaEnvironment;
+use flex_handoff::store::{ActiveChat, ChannelStore};
 
 use crate::env::workspace_root;
 use crate::process::spawn_server;
@@ -91,23 +92,33 @@ impl Drop for MotoServer {
     }
 }
 
-/// An active chat for `identity`, as `create-channel` leaves it: claimed, then activated.
-pub async fn open_chat(store: &flex_handoff::store::ChannelStore, identity: &str, sid: &str) {
-    let now = flex_handoff::unix_now();
+/// An active legacy-mode chat for `identity`, opened now, as `create-channel` leaves it.
+pub async fn open_chat(store: &ChannelStore, identity: &str, sid: &str) {
+    let chat = ActiveChat {
+        identity: identity.into(),
+        channel_sid: sid.into(),
+        mode: "chat".into(),
+        created_at: flex_handoff::unix_now(),
+        interaction: None,
+    };
+    open_chat_as(store, &chat).await;
+}
+
+/// `chat`, opened as `create-channel` opens it: claimed in its mode at its creation time, then
+/// activated.
+pub async fn open_chat_as(store: &ChannelStore, chat: &ActiveChat) {
+    let claim = uuid::Uuid::new_v4().to_string();
+    let identity = &chat.identity;
     assert!(
         store
-            .claim(identity, "c", "c", "chat", now, 15)
+            .claim(identity, &claim, &claim, &chat.mode, chat.created_at, 15)
             .await
             .unwrap()
             .won(),
         "{identity}'s slot is free"
     );
-    let chat = flex_handoff::store::ActiveChat {
-        identity: identity.into(),
-        channel_sid: sid.into(),
-        mode: "chat".into(),
-        created_at: now,
-        interaction: None,
-    };
-    assert!(store.activate("c", &chat).await.unwrap(), "the claim holds");
+    assert!(
+        store.activate(&claim, chat).await.unwrap(),
+        "the claim holds"
+    );
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::env::{channel_settings, workspace_root};
+use crate::env::{channel_settings, graphql_settings, workspace_root};
 use crate::process::spawn_server;
 
 /// A Prism mock of one of Twilio's official OpenAPI specs (npm `@twilio-alpha/mcp`, pinned in
@@ -289,13 +289,25 @@ impl TwilioStandIns {
         &self,
         overrides: &[(&str, &str)],
     ) -> flex_handoff::config::ChannelSettings {
+        self.with_hosts(overrides, channel_settings)
+    }
+
+    /// chat-graphql's settings (`local/dev.env`) pointing at these stand-ins, `overrides` on top.
+    pub fn graphql_settings(
+        &self,
+        overrides: &[(&str, &str)],
+    ) -> flex_handoff::config::GraphqlSettings {
+        self.with_hosts(overrides, graphql_settings)
+    }
+
+    fn with_hosts<T>(&self, overrides: &[(&str, &str)], settings: fn(&[(&str, &str)]) -> T) -> T {
         let hosts = self.env();
         let mut all: Vec<(&str, &str)> = hosts
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         all.extend_from_slice(overrides);
-        channel_settings(&all)
+        settings(&all)
     }
 
     /// The requests one host received on paths ending with `route`.
