@@ -24,6 +24,7 @@ test: $(TOOLS_STAMP)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	bash tools/deny.sh
+	@if [ -n "$${RUSTSEC_SNAPSHOT:-}" ]; then bash tools/deny.sh --prove-offline; fi
 	cargo test --workspace --locked
 	@command -v qemu-aarch64 > /dev/null && test -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 || { echo "the arm64 artifact test needs Debian's qemu-user and libc6-arm64-cross: apt-get install qemu-user libc6-arm64-cross"; exit 1; }
 	cargo lambda build --release --arm64 --locked
