@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use flex_handoff::identity::{NewGuests, resolve_caller};
+use flex_handoff::identity::{Callers, NewGuests};
 use flex_handoff::signature::{SignedBody, WebhookVerifier};
 use flex_handoff::token::TokenIssuer;
 use flex_handoff_testkit::{dev_settings, event_file};
@@ -80,7 +80,7 @@ fn webhook_signature(c: &mut Criterion) {
 
 fn request_identity(c: &mut Criterion) {
     let settings = dev_settings(&[]);
-    let issuer = TokenIssuer::from_settings(&settings);
+    let callers = Callers::from_settings(&settings);
     let event = event_file("token-refresh.json");
     let now = flex_handoff::unix_now();
     let mut group = c.benchmark_group("request");
@@ -88,7 +88,7 @@ fn request_identity(c: &mut Criterion) {
     group.bench_function("parse_and_resolve_identity", |b| {
         b.iter(|| {
             let request = lambda_http::request::from_str(black_box(&event)).unwrap();
-            resolve_caller(&request, &issuer, true, NewGuests::Allowed, now).unwrap()
+            callers.resolve(&request, NewGuests::Allowed, now).unwrap()
         })
     });
     group.finish();

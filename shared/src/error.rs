@@ -1,8 +1,10 @@
-//! The one table of what each failure is for the caller: its HTTP status, its stable code and,
-//! for server-side failures, the message that replaces the detail. The `http` module renders it.
+//! The one table of what each failure is for the caller ([`ApiError::answer`]): its HTTP status,
+//! its stable REST code, its GraphQL `extensions.code`, and what the caller is told. The `http`
+//! module renders it as `{"error":{"code","message"}}`, `handlers::graphql` in GraphQL's shape.
 
 use lambda_http::http::StatusCode;
 
+use crate::store::StoreError;
 use crate::token::TokenError;
 use crate::twilio::TwilioError;
 
@@ -32,18 +34,26 @@ pub enum ApiError {
     InvalidSignature,
     #[error("the webhook is malformed: {0}")]
     InvalidWebhook(String),
+    #[error("batched queries are not supported: send one operation per request")]
+    GraphqlBatch,
+    /// The body is JSON but not a GraphQL request.
+    #[error("{0}")]
+    NotGraphql(String),
+    #[error("{0}")]
+    GraphqlParse(String),
+    /// A GraphQL argument out of its bounds; the message names it.
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("no chat of yours has that SID")]
+    ChatNotFound,
+    /// Opening the chat failed in Twilio.
     #[error("{0}")]
     Upstream(#[from] TwilioError),
     /// Ending the customer's chat failed in Twilio: the chat and its record stay open.
     #[error("the chat is still open: {0}")]
     ChatNotEnded(TwilioError),
-    #[error("no chat of yours has that SID")]
-    ChatNotFound,
-    /// A GraphQL argument out of its bounds; the message names it.
     #[error("{0}")]
-    InvalidArgument(String),
-    #[error("{0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] StoreError),
     #[error("the Flex Flow is misconfigured: {0}")]
     FlexFlowMisconfigured(String),
     #[error("another request is still opening this customer's chat")]
@@ -53,100 +63,295 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// One row of the table: how the caller is told of a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub status: StatusCode,
+    /// The REST body's stable code; clients branch on it, not on the message.
+    pub code: &'static str,
+    /// GraphQL's `extensions.code`: Apollo's name where one exists, else `code` in GraphQL's case.
+    pub graphql_code: &'static str,
+    pub message: Message,
+}
+
+/// What the caller is told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// The caller's mistake: the error's own words say what to mend.
+    Detail,
+    /// Ours or Twilio's: what happened and what to do; the detail is logged, never sent.
+    Public(&'static str),
+}
+
+const fn row(
+    status: StatusCode,
+    code: &'static str,
+    graphql_code: &'static str,
+    message: Message,
+) -> Answer {
+    Answer {
+        status,
+        code,
+        graphql_code,
+        message,
+    }
+}
+
+use Message::{Detail, Public};
+use StatusCode as S;
+
+const INTERNAL: Answer = row(
+    S::INTERNAL_SERVER_ERROR,
+    "internal",
+    "INTERNAL_SERVER_ERROR",
+    Public("internal error"),
+);
+
+/// What the caller is told of each kind of Twilio failure, for one thing we asked of Twilio.
+struct TwilioMessages {
+    /// Twilio rejected the call or answered what its API does not document.
+    refused: &'static str,
+    unavailable: &'static str,
+    timeout: &'static str,
+    /// The answer was lost: Twilio may have done it.
+    lost: &'static str,
+}
+
+const OPENING: TwilioMessages = TwilioMessages {
+    refused: "Twilio refused to open the chat; the operators have the details",
+    unavailable: "Twilio is unavailable right now; try again shortly",
+    timeout: "Twilio did not answer in time; try again shortly",
+    lost: "Twilio did not confirm your chat; try again in a few seconds",
+};
+
+const UNCONFIRMED_END: &str =
+    "Twilio did not confirm the end of the chat, so it is still open; try again shortly";
+const ENDING: TwilioMessages = TwilioMessages {
+    refused: "Twilio refused to end the chat, so it is still open; the operators have the details",
+    unavailable: UNCONFIRMED_END,
+    timeout: UNCONFIRMED_END,
+    lost: UNCONFIRMED_END,
+};
+
+/// A Twilio failure's row: its kind decides status and code, `said` the message.
+fn upstream(error: &TwilioError, said: &TwilioMessages) -> Answer {
+    let (status, code, graphql_code, message) = match error {
+        TwilioError::Rejected { .. } | TwilioError::BadResponse { .. } => (
+            S::BAD_GATEWAY,
+            "upstream_rejected",
+            "UPSTREAM_REJECTED",
+            said.refused,
+        ),
+        TwilioError::Unavailable { .. } => (
+            S::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+            "UPSTREAM_UNAVAILABLE",
+            said.unavailable,
+        ),
+        TwilioError::OutcomeUnknown { .. } => (
+            S::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+            "UPSTREAM_UNAVAILABLE",
+            said.lost,
+        ),
+        TwilioError::Timeout { .. } => (
+            S::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            "UPSTREAM_TIMEOUT",
+            said.timeout,
+        ),
+    };
+    row(status, code, graphql_code, Public(message))
+}
+
 impl ApiError {
-    pub fn status(&self) -> StatusCode {
+    /// The table.
+    pub fn answer(&self) -> Answer {
         match self {
-            ApiError::InvalidJson(_)
-            | ApiError::InvalidBody(_)
-            | ApiError::InvalidContext(_)
-            | ApiError::IdentityNotAllowed
-            | ApiError::InvalidIdentity
-            | ApiError::MissingSignature
-            | ApiError::InvalidWebhook(_)
-            | ApiError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
-            ApiError::InvalidSignature => StatusCode::FORBIDDEN,
-            ApiError::ChatNotFound => StatusCode::NOT_FOUND,
-            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::InvalidToken(_) | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Upstream(error) | ApiError::ChatNotEnded(error) => match error {
-                TwilioError::Rejected { .. } | TwilioError::BadResponse { .. } => {
-                    StatusCode::BAD_GATEWAY
-                }
-                TwilioError::Unavailable { .. } | TwilioError::OutcomeUnknown { .. } => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-                TwilioError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            },
-            ApiError::Store(_) | ApiError::FlexFlowMisconfigured(_) | ApiError::ChatBeingOpened => {
-                StatusCode::SERVICE_UNAVAILABLE
+            ApiError::InvalidJson(_) => row(S::BAD_REQUEST, "invalid_json", "INVALID_JSON", Detail),
+            ApiError::InvalidBody(_) => row(S::BAD_REQUEST, "invalid_body", "INVALID_BODY", Detail),
+            ApiError::InvalidContext(_) => {
+                row(S::BAD_REQUEST, "invalid_context", "INVALID_CONTEXT", Detail)
             }
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::BodyTooLarge { .. } => row(
+                S::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "BODY_TOO_LARGE",
+                Detail,
+            ),
+            ApiError::IdentityNotAllowed => row(
+                S::BAD_REQUEST,
+                "identity_not_allowed",
+                "IDENTITY_NOT_ALLOWED",
+                Detail,
+            ),
+            ApiError::InvalidIdentity => row(
+                S::BAD_REQUEST,
+                "invalid_identity",
+                "INVALID_IDENTITY",
+                Detail,
+            ),
+            ApiError::MethodNotAllowed { .. } => row(
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "METHOD_NOT_ALLOWED",
+                Detail,
+            ),
+            ApiError::InvalidToken(_) => {
+                row(S::UNAUTHORIZED, "invalid_token", "UNAUTHENTICATED", Detail)
+            }
+            ApiError::Unauthorized => {
+                row(S::UNAUTHORIZED, "unauthorized", "UNAUTHENTICATED", Detail)
+            }
+            ApiError::MissingSignature => row(
+                S::BAD_REQUEST,
+                "missing_signature",
+                "MISSING_SIGNATURE",
+                Detail,
+            ),
+            ApiError::InvalidSignature => row(
+                S::FORBIDDEN,
+                "invalid_signature",
+                "INVALID_SIGNATURE",
+                Detail,
+            ),
+            ApiError::InvalidWebhook(_) => {
+                row(S::BAD_REQUEST, "invalid_webhook", "INVALID_WEBHOOK", Detail)
+            }
+            ApiError::GraphqlBatch => row(
+                S::BAD_REQUEST,
+                "batch_not_supported",
+                "BATCH_NOT_SUPPORTED",
+                Detail,
+            ),
+            ApiError::NotGraphql(_) => row(S::BAD_REQUEST, "bad_request", "BAD_REQUEST", Detail),
+            ApiError::GraphqlParse(_) => row(
+                S::BAD_REQUEST,
+                "graphql_parse_failed",
+                "GRAPHQL_PARSE_FAILED",
+                Detail,
+            ),
+            ApiError::InvalidArgument(_) => {
+                row(S::BAD_REQUEST, "invalid_argument", "BAD_USER_INPUT", Detail)
+            }
+            ApiError::ChatNotFound => row(S::NOT_FOUND, "chat_not_found", "CHAT_NOT_FOUND", Detail),
+            ApiError::Upstream(error) => upstream(error, &OPENING),
+            ApiError::ChatNotEnded(error) => upstream(error, &ENDING),
+            ApiError::Store(StoreError::Unavailable { .. }) => row(
+                S::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "STORE_UNAVAILABLE",
+                Public("the chat registry is unavailable right now; try again shortly"),
+            ),
+            // A record we cannot read is our fault, not the store's availability.
+            ApiError::Store(StoreError::Unreadable { .. }) => INTERNAL,
+            ApiError::FlexFlowMisconfigured(_) => row(
+                S::SERVICE_UNAVAILABLE,
+                "flex_flow_misconfigured",
+                "FLEX_FLOW_MISCONFIGURED",
+                Public("chat with an agent is not available: the Flex configuration is wrong"),
+            ),
+            ApiError::ChatBeingOpened => row(
+                S::SERVICE_UNAVAILABLE,
+                "chat_being_opened",
+                "CHAT_BEING_OPENED",
+                Public("your chat is still being opened; try again in a moment"),
+            ),
+            ApiError::Internal(_) => INTERNAL,
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.answer().status
     }
 
     /// Stable, machine-readable code; clients branch on this, not on the message.
     pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::InvalidJson(_) => "invalid_json",
-            ApiError::InvalidBody(_) => "invalid_body",
-            ApiError::InvalidContext(_) => "invalid_context",
-            ApiError::BodyTooLarge { .. } => "body_too_large",
-            ApiError::IdentityNotAllowed => "identity_not_allowed",
-            ApiError::InvalidIdentity => "invalid_identity",
-            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::InvalidToken(_) => "invalid_token",
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::MissingSignature => "missing_signature",
-            ApiError::InvalidSignature => "invalid_signature",
-            ApiError::InvalidWebhook(_) => "invalid_webhook",
-            ApiError::Upstream(error) | ApiError::ChatNotEnded(error) => match error {
-                TwilioError::Rejected { .. } | TwilioError::BadResponse { .. } => {
-                    "upstream_rejected"
-                }
-                TwilioError::Unavailable { .. } | TwilioError::OutcomeUnknown { .. } => {
-                    "upstream_unavailable"
-                }
-                TwilioError::Timeout { .. } => "upstream_timeout",
+        self.answer().code
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_twilio_error() -> [TwilioError; 5] {
+        [
+            TwilioError::Rejected {
+                what: "w",
+                status: 400,
+                code: 1,
+                message: "m".into(),
             },
-            ApiError::ChatNotFound => "chat_not_found",
-            ApiError::InvalidArgument(_) => "invalid_argument",
-            ApiError::Store(_) => "store_unavailable",
-            ApiError::FlexFlowMisconfigured(_) => "flex_flow_misconfigured",
-            ApiError::ChatBeingOpened => "chat_being_opened",
-            ApiError::Internal(_) => "internal",
+            TwilioError::BadResponse {
+                what: "w",
+                reason: "r".into(),
+            },
+            TwilioError::Unavailable {
+                what: "w",
+                attempts: 4,
+                last: "l".into(),
+            },
+            TwilioError::Timeout {
+                what: "w",
+                deadline_ms: 1,
+            },
+            TwilioError::OutcomeUnknown {
+                what: "w",
+                reason: "r".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn server_side_failures_have_a_public_message_and_callers_mistakes_their_own_words() {
+        let mut errors = vec![
+            ApiError::InvalidJson("x".into()),
+            ApiError::GraphqlBatch,
+            ApiError::ChatNotFound,
+            ApiError::Internal("secret detail".into()),
+            ApiError::ChatBeingOpened,
+            ApiError::Store(StoreError::Unreadable {
+                key: "chat#CH".into(),
+                detail: "d".into(),
+            }),
+        ];
+        errors.extend(every_twilio_error().map(ApiError::Upstream));
+        errors.extend(every_twilio_error().map(ApiError::ChatNotEnded));
+        for error in errors {
+            let answer = error.answer();
+            assert_eq!(
+                answer.status.is_server_error(),
+                matches!(answer.message, Public(_)),
+                "{error:?}"
+            );
+            assert_eq!(
+                answer.graphql_code,
+                answer.graphql_code.to_ascii_uppercase(),
+                "{error:?}"
+            );
         }
     }
 
-    /// What a caller is told of a server-side failure: what happened and what to do, no detail.
-    pub(crate) fn public_message(&self) -> &'static str {
-        match self {
-            ApiError::Upstream(TwilioError::Rejected { .. } | TwilioError::BadResponse { .. }) => {
-                "Twilio refused to open the chat; the operators have the details"
-            }
-            ApiError::Upstream(TwilioError::Unavailable { .. }) => {
-                "Twilio is unavailable right now; try again shortly"
-            }
-            ApiError::Upstream(TwilioError::Timeout { .. }) => {
-                "Twilio did not answer in time; try again shortly"
-            }
-            ApiError::Upstream(TwilioError::OutcomeUnknown { .. }) => {
-                "Twilio did not confirm your chat; try again in a few seconds"
-            }
-            ApiError::ChatNotEnded(
-                TwilioError::Rejected { .. } | TwilioError::BadResponse { .. },
-            ) => {
-                "Twilio refused to end the chat, so it is still open; the operators have the details"
-            }
-            ApiError::ChatNotEnded(_) => {
-                "Twilio did not confirm the end of the chat, so it is still open; try again shortly"
-            }
-            ApiError::Store(_) => "the chat registry is unavailable right now; try again shortly",
-            ApiError::FlexFlowMisconfigured(_) => {
-                "chat with an agent is not available: the Flex configuration is wrong"
-            }
-            ApiError::ChatBeingOpened => "your chat is still being opened; try again in a moment",
-            _ => "internal error",
+    #[test]
+    fn twilio_failures_map_to_gateway_statuses_and_ending_says_the_chat_is_still_open() {
+        let statuses: Vec<u16> = every_twilio_error()
+            .map(|e| ApiError::Upstream(e).status().as_u16())
+            .to_vec();
+        assert_eq!(statuses, [502, 502, 503, 504, 503]);
+        for (opening, ending) in every_twilio_error().into_iter().zip(every_twilio_error()) {
+            let opening = ApiError::Upstream(opening).answer();
+            let ending = ApiError::ChatNotEnded(ending).answer();
+            assert_eq!((opening.status, opening.code), (ending.status, ending.code));
+            let Public(message) = ending.message else {
+                panic!("{ending:?}")
+            };
+            assert!(message.contains("still open"), "{message}");
         }
+        let [.., timeout, _] = every_twilio_error();
+        assert_eq!(
+            ApiError::Upstream(timeout).answer().message,
+            Public(OPENING.timeout)
+        );
     }
 }

@@ -11,7 +11,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Message};
 
 /// Our bodies are a few small fields; anything larger is a mistake or an attack.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -59,11 +59,12 @@ impl ApiError {
     /// What the caller is told: a caller's mistake says what is wrong; a server-side failure is
     /// logged in full here and answered with its public message only.
     pub fn caller_message(&self) -> String {
-        if self.status().is_server_error() {
-            tracing::error!(error = %self, "request failed");
-            self.public_message().to_owned()
-        } else {
-            self.to_string()
+        match self.answer().message {
+            Message::Public(public) => {
+                tracing::error!(error = %self, "request failed");
+                public.to_owned()
+            }
+            Message::Detail => self.to_string(),
         }
     }
 

@@ -4,6 +4,7 @@
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt, http};
 
+use crate::config::Settings;
 use crate::error::ApiError;
 use crate::ids::is_valid_identity;
 use crate::token::{TokenError, TokenIssuer};
@@ -35,47 +36,75 @@ pub enum NewGuests {
     Forbidden,
 }
 
-/// Decides who the caller is.
-///
-/// Authorizer claims win when present. Otherwise, with guests enabled, a bearer token must be one
-/// we issued (an invalid one is an error, never a silent new guest); with no bearer a new guest
-/// is created if the route allows it.
-pub fn resolve_caller(
-    request: &Request,
-    issuer: &TokenIssuer,
+/// Who may call, decided once per cold start: the issuer whose tokens identify guests, and
+/// whether guests may chat at all. Every handler decides its caller through [`Self::resolve`].
+#[derive(Debug)]
+pub struct Callers {
+    issuer: TokenIssuer,
     allow_guests: bool,
-    new_guests: NewGuests,
-    now: i64,
-) -> Result<Caller, ApiError> {
-    if let Some(claims) = authorizer_claims(request) {
-        let sub = claims.get("sub").ok_or(ApiError::Unauthorized)?;
-        if !is_valid_identity(sub) {
-            return Err(ApiError::InvalidIdentity);
+}
+
+impl Callers {
+    pub fn new(issuer: TokenIssuer, allow_guests: bool) -> Self {
+        Self {
+            issuer,
+            allow_guests,
         }
-        return Ok(Caller {
-            identity: sub.clone(),
-            source: IdentitySource::Authorizer,
-            display_name: claims.get("name").cloned(),
-        });
     }
-    if !allow_guests {
-        return Err(ApiError::Unauthorized);
+
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self::new(TokenIssuer::from_settings(settings), settings.allow_guests)
     }
-    match bearer_token(request)? {
-        Some(token) => {
-            let verified = issuer.verify(token, now).map_err(ApiError::InvalidToken)?;
-            Ok(Caller {
-                identity: verified.identity,
-                source: IdentitySource::GuestRefresh,
+
+    /// The issuer of guests' tokens (and the tokens `POST /token` mints).
+    pub fn issuer(&self) -> &TokenIssuer {
+        &self.issuer
+    }
+
+    /// Decides who the caller is.
+    ///
+    /// Authorizer claims win when present. Otherwise, with guests enabled, a bearer token must
+    /// be one we issued (an invalid one is an error, never a silent new guest); with no bearer a
+    /// new guest is created if the route allows it.
+    pub fn resolve(
+        &self,
+        request: &Request,
+        new_guests: NewGuests,
+        now: i64,
+    ) -> Result<Caller, ApiError> {
+        if let Some(claims) = authorizer_claims(request) {
+            let sub = claims.get("sub").ok_or(ApiError::Unauthorized)?;
+            if !is_valid_identity(sub) {
+                return Err(ApiError::InvalidIdentity);
+            }
+            return Ok(Caller {
+                identity: sub.clone(),
+                source: IdentitySource::Authorizer,
+                display_name: claims.get("name").cloned(),
+            });
+        }
+        if !self.allow_guests {
+            return Err(ApiError::Unauthorized);
+        }
+        match bearer_token(request)? {
+            Some(token) => {
+                let verified = self
+                    .issuer
+                    .verify(token, now)
+                    .map_err(ApiError::InvalidToken)?;
+                Ok(Caller {
+                    identity: verified.identity,
+                    source: IdentitySource::GuestRefresh,
+                    display_name: None,
+                })
+            }
+            None if new_guests == NewGuests::Allowed => Ok(Caller {
+                identity: format!("guest-{}", uuid::Uuid::new_v4()),
+                source: IdentitySource::NewGuest,
                 display_name: None,
-            })
+            }),
+            None => Err(ApiError::Unauthorized),
         }
-        None if new_guests == NewGuests::Allowed => Ok(Caller {
-            identity: format!("guest-{}", uuid::Uuid::new_v4()),
-            source: IdentitySource::NewGuest,
-            display_name: None,
-        }),
-        None => Err(ApiError::Unauthorized),
     }
 }
 

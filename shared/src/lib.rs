@@ -12,25 +12,24 @@
 //!   (`POST /graphql`: the customer's chats and `endChat`). Each owns the state its binary
 //!   builds once per cold start.
 //! - **The HTTP boundary**: [`http`] parses bodies, renders responses and errors and writes the
-//!   one log line per request; [`error`] is the one table of failures, statuses and codes;
-//!   [`identity`] decides who the caller is.
-//! - **Services**: [`flex`] opens chats in the configured Flex mode and registers the chat-end
-//!   webhook; [`ending`] ends a chat in Twilio as its mode requires; [`store`] is the DynamoDB
-//!   table (claims, active chats, records, an identity's history); [`token`] mints
-//!   and verifies Twilio Access Tokens; [`signature`] checks `X-Twilio-Signature`.
+//!   one log line per request; [`error`] is the one table of failures (status, REST code,
+//!   GraphQL code, message); [`identity`] decides who the caller is ([`identity::Callers`]).
+//! - **Services**: [`store`] is the DynamoDB table (claims, active chats, records, an identity's
+//!   history), and writes and reads the chat's mode and status; [`flex`] is Twilio Flex, one
+//!   file per Flex mode (how a chat is opened, found again after a lost answer, which webhook
+//!   events end it, how the customer ends it) and the steps they share; [`token`] mints and
+//!   verifies Twilio Access Tokens; [`signature`] checks `X-Twilio-Signature`.
 //! - **Clients**: [`twilio`] (Twilio REST with bounded retries inside a deadline) and [`aws`]
 //!   (the AWS SDK's HTTPS client and configuration).
-//! - **Leaves**: [`config`] (typed settings and their parsing), [`context`] (the bot's context:
+//! - **Leaves**: [`config`] (typed settings and their parsing; `create-channel`'s settings hold
+//!   the Flex mode's, which [`flex::ModeSettings`] parses), [`context`] (the bot's context:
 //!   checked, fitted to a task, rendered as history messages), [`ids`] (the SID and identity
-//!   alphabets), [`chat_end`] (which webhook events end a chat, per chat API), [`clock`]
-//!   (`now` and a request's clock) and [`logging`].
+//!   alphabets), [`clock`] (`now` and a request's clock) and [`logging`].
 
 pub mod aws;
-pub mod chat_end;
 pub mod clock;
 pub mod config;
 pub mod context;
-pub mod ending;
 pub mod error;
 pub mod flex;
 pub mod handlers;

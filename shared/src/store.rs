@@ -17,6 +17,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
+pub use crate::flex::InteractionSids;
+use crate::flex::{FlexMode, UnknownMode};
+
 /// Partition key attribute name; the template and tests use the same.
 pub const KEY: &str = "pk";
 /// TTL attribute name (epoch seconds), set on closed chat records.
@@ -28,11 +31,45 @@ pub const CHATS_BY_IDENTITY_INDEX: &str = "chats-by-identity";
 pub const MAX_PAGE_SIZE: usize = 50;
 
 #[derive(Debug, thiserror::Error)]
-#[error("DynamoDB {operation} failed: {detail}")]
-pub struct StoreError {
-    pub operation: &'static str,
-    pub detail: String,
+pub enum StoreError {
+    #[error("DynamoDB {operation} failed: {detail}")]
+    Unavailable {
+        operation: &'static str,
+        detail: String,
+    },
+    /// An item holds a value we never write: corrupted, or written by something else.
+    #[error("the item {key} is unreadable: {detail}")]
+    Unreadable { key: String, detail: String },
 }
+
+// The one place a chat's status is written and read; GraphQL shows it as it is. (No doc comment:
+// it would become the schema's description of the enum.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, async_graphql::Enum)]
+pub enum ChatStatus {
+    /// An agent has the chat, or will.
+    Active,
+    /// The agent or the customer ended it.
+    Closed,
+}
+
+impl ChatStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatStatus::Active => "active",
+            ChatStatus::Closed => "closed",
+        }
+    }
+
+    fn parse(stored: &str) -> Option<Self> {
+        [ChatStatus::Active, ChatStatus::Closed]
+            .into_iter()
+            .find(|status| status.as_str() == stored)
+    }
+}
+
+/// The state of an identity's slot: `pending` while a request opens its chat, `active` after.
+const SLOT_PENDING: &str = "pending";
+const SLOT_ACTIVE: &str = "active";
 
 /// An identity's current chat slot.
 #[derive(Debug, PartialEq, Eq)]
@@ -67,17 +104,11 @@ impl Claimed {
 pub struct ActiveChat {
     pub identity: String,
     pub channel_sid: String,
-    pub mode: String,
+    pub mode: FlexMode,
     pub created_at: i64,
     /// Interactions mode: the Interaction (`KD…`) and its channel (`UO…`), which closing the
     /// interaction needs. Recorded on the chat's record only.
     pub interaction: Option<InteractionSids>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InteractionSids {
-    pub interaction_sid: String,
-    pub channel_sid: String,
 }
 
 /// A chat's record, by channel SID.
@@ -85,8 +116,8 @@ pub struct InteractionSids {
 pub struct ChatRecord {
     pub identity: String,
     pub channel_sid: String,
-    pub mode: String,
-    pub status: String,
+    pub mode: FlexMode,
+    pub status: ChatStatus,
     pub created_at: i64,
     pub updated_at: i64,
     pub closed_at: Option<i64>,
@@ -98,8 +129,8 @@ pub struct ChatRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChatSummary {
     pub channel_sid: String,
-    pub mode: String,
-    pub status: String,
+    pub mode: FlexMode,
+    pub status: ChatStatus,
     pub created_at: i64,
     pub closed_at: Option<i64>,
 }
@@ -108,8 +139,8 @@ impl From<&ChatRecord> for ChatSummary {
     fn from(record: &ChatRecord) -> Self {
         Self {
             channel_sid: record.channel_sid.clone(),
-            mode: record.mode.clone(),
-            status: record.status.clone(),
+            mode: record.mode,
+            status: record.status,
             created_at: record.created_at,
             closed_at: record.closed_at,
         }
@@ -120,8 +151,8 @@ impl From<&ActiveChat> for ChatSummary {
     fn from(chat: &ActiveChat) -> Self {
         Self {
             channel_sid: chat.channel_sid.clone(),
-            mode: chat.mode.clone(),
-            status: "active".into(),
+            mode: chat.mode,
+            status: ChatStatus::Active,
             created_at: chat.created_at,
             closed_at: None,
         }
@@ -217,9 +248,31 @@ where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    StoreError {
+    StoreError::Unavailable {
         operation,
         detail: DisplayErrorContext(error).to_string(),
+    }
+}
+
+/// The chat's mode as the item stores it.
+fn mode_in(item: &HashMap<String, AttributeValue>) -> Result<FlexMode, StoreError> {
+    get_s(item, "mode")
+        .unwrap_or_default()
+        .parse()
+        .map_err(|UnknownMode(stored)| unreadable(item, format!("mode {stored:?} is no Flex mode")))
+}
+
+/// The chat's status as the item stores it.
+fn status_in(item: &HashMap<String, AttributeValue>) -> Result<ChatStatus, StoreError> {
+    let stored = get_s(item, "status").unwrap_or_default();
+    ChatStatus::parse(&stored)
+        .ok_or_else(|| unreadable(item, format!("status {stored:?} is no chat status")))
+}
+
+fn unreadable(item: &HashMap<String, AttributeValue>, detail: String) -> StoreError {
+    StoreError::Unreadable {
+        key: get_s(item, KEY).unwrap_or_default(),
+        detail,
     }
 }
 
@@ -259,10 +312,10 @@ impl ChannelStore {
             return Ok(Slot::Empty);
         };
         match (get_s(&item, "state").as_deref(), get_s(&item, "channelSid")) {
-            (Some("active"), Some(channel_sid)) => Ok(Slot::Active(ActiveChat {
+            (Some(SLOT_ACTIVE), Some(channel_sid)) => Ok(Slot::Active(ActiveChat {
                 identity: identity.to_owned(),
                 channel_sid,
-                mode: get_s(&item, "mode").unwrap_or_default(),
+                mode: mode_in(&item)?,
                 created_at: get_n(&item, "createdAt").unwrap_or_default(),
                 interaction: None,
             })),
@@ -284,7 +337,7 @@ impl ChannelStore {
         identity: &str,
         claim_id: &str,
         handoff_id: &str,
-        mode: &str,
+        mode: FlexMode,
         now: i64,
         lease_seconds: i64,
     ) -> Result<Claimed, StoreError> {
@@ -294,10 +347,10 @@ impl ChannelStore {
             .table_name(&self.table)
             // No `identity` attribute: it would put the pointer in the identity index.
             .item(KEY, active_key(identity))
-            .item("state", s("pending"))
+            .item("state", s(SLOT_PENDING))
             .item("claimId", s(claim_id))
             .item("handoffId", s(handoff_id))
-            .item("mode", s(mode))
+            .item("mode", s(mode.as_str()))
             .item("leaseExpiresAt", n(now + lease_seconds))
             .item("updatedAt", n(now))
             .condition_expression(
@@ -306,7 +359,7 @@ impl ChannelStore {
             .expression_attribute_names("#pk", KEY)
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#lease", "leaseExpiresAt")
-            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":pending", s(SLOT_PENDING))
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
@@ -333,7 +386,7 @@ impl ChannelStore {
             .expression_attribute_names("#claim", "claimId")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":claim", s(claim_id))
-            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":pending", s(SLOT_PENDING))
             .send()
             .await;
         match result {
@@ -357,8 +410,8 @@ impl ChannelStore {
             .condition_expression("#claim = :claim AND #state = :pending")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#claim", "claimId")
-            .expression_attribute_values(":active", s("active"))
-            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":active", s(SLOT_ACTIVE))
+            .expression_attribute_values(":pending", s(SLOT_PENDING))
             .expression_attribute_values(":sid", s(&chat.channel_sid))
             .expression_attribute_values(":now", opened_at.clone())
             .expression_attribute_values(":claim", s(claim_id))
@@ -369,8 +422,8 @@ impl ChannelStore {
             .item(KEY, chat_key(&chat.channel_sid))
             .item("identity", s(&chat.identity))
             .item("channelSid", s(&chat.channel_sid))
-            .item("mode", s(&chat.mode))
-            .item("status", s("active"))
+            .item("mode", s(chat.mode.as_str()))
+            .item("status", s(ChatStatus::Active.as_str()))
             .item("createdAt", opened_at.clone())
             .item("updatedAt", opened_at);
         if let Some(interaction) = &chat.interaction {
@@ -408,11 +461,14 @@ impl ChannelStore {
             .send()
             .await
             .map_err(|e| store_error("GetItem", e))?;
-        Ok(output.item.map(|item| ChatRecord {
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        Ok(Some(ChatRecord {
             identity: get_s(&item, "identity").unwrap_or_default(),
             channel_sid: get_s(&item, "channelSid").unwrap_or_default(),
-            mode: get_s(&item, "mode").unwrap_or_default(),
-            status: get_s(&item, "status").unwrap_or_default(),
+            mode: mode_in(&item)?,
+            status: status_in(&item)?,
             created_at: get_n(&item, "createdAt").unwrap_or_default(),
             updated_at: get_n(&item, "updatedAt").unwrap_or_default(),
             closed_at: get_n(&item, "closedAt"),
@@ -452,21 +508,23 @@ impl ChannelStore {
             ])));
         }
         let output = query.send().await.map_err(|e| store_error("Query", e))?;
-        let mut chats: Vec<ChatSummary> = output
+        let mut chats = output
             .items
             .unwrap_or_default()
             .iter()
             // A pointer written before pointers stopped carrying `identity` is in the index
             // until its chat closes: it is not a chat.
             .filter(|item| get_s(item, KEY).is_some_and(|key| key.starts_with("chat#")))
-            .map(|item| ChatSummary {
-                channel_sid: get_s(item, "channelSid").unwrap_or_default(),
-                mode: get_s(item, "mode").unwrap_or_default(),
-                status: get_s(item, "status").unwrap_or_default(),
-                created_at: get_n(item, "createdAt").unwrap_or_default(),
-                closed_at: get_n(item, "closedAt"),
+            .map(|item| {
+                Ok(ChatSummary {
+                    channel_sid: get_s(item, "channelSid").unwrap_or_default(),
+                    mode: mode_in(item)?,
+                    status: status_in(item)?,
+                    created_at: get_n(item, "createdAt").unwrap_or_default(),
+                    closed_at: get_n(item, "closedAt"),
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let has_next_page = chats.len() > first;
         chats.truncate(first);
         Ok(ChatPage {
@@ -491,7 +549,7 @@ impl ChannelStore {
         now: i64,
     ) -> Result<CloseOutcome, StoreError> {
         let channel_sid = record.channel_sid.as_str();
-        if record.status == "closed" {
+        if record.status == ChatStatus::Closed {
             return Ok(CloseOutcome::AlreadyClosed);
         }
         let close_record = Update::builder()
@@ -503,8 +561,8 @@ impl ChannelStore {
             .condition_expression("#status = :active")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
-            .expression_attribute_values(":closed", s("closed"))
-            .expression_attribute_values(":active", s("active"))
+            .expression_attribute_values(":closed", s(ChatStatus::Closed.as_str()))
+            .expression_attribute_values(":active", s(ChatStatus::Active.as_str()))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":ttl", n(now + self.closed_retention_seconds))
             .build()

@@ -6,6 +6,7 @@
 //! Ignored by a plain `cargo test`: it needs those artifacts and Debian's `qemu-user` and
 //! `libc6-arm64-cross`. `make test` builds the artifacts and runs it with `--ignored`.
 
+use flex_handoff::store::ChatStatus;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -93,7 +94,7 @@ async fn create_channel_bootstrap_opens_and_records_a_chat() {
         .await
         .unwrap()
         .expect("the chat is recorded in DynamoDB");
-    assert_eq!(record.status, "active");
+    assert_eq!(record.status, ChatStatus::Active);
     assert_eq!(record.identity, body["identity"].as_str().unwrap());
 }
 
@@ -115,7 +116,10 @@ async fn flex_webhook_bootstrap_checks_the_signature_and_closes_the_chat() {
     .await;
     assert_eq!(run.statuses(), [200], "{}", run.output);
     assert_eq!(response_body(&run.responses[0])["result"], "closed");
-    assert_eq!(store.chat(sid).await.unwrap().unwrap().status, "closed");
+    assert_eq!(
+        store.chat(sid).await.unwrap().unwrap().status,
+        ChatStatus::Closed
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -139,5 +143,8 @@ async fn chat_graphql_bootstrap_ends_the_customers_chat() {
         response_body(&run.responses[0])["data"]["endChat"]["status"],
         "CLOSED"
     );
-    assert_eq!(store.chat(sid).await.unwrap().unwrap().status, "closed");
+    assert_eq!(
+        store.chat(sid).await.unwrap().unwrap().status,
+        ChatStatus::Closed
+    );
 }

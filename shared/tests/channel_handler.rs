@@ -2,6 +2,7 @@
 //! template.yaml); Twilio is wiremock, for the stateful cases (reuse, retries, errors,
 //! concurrency). The requests' conformance to Twilio's specs is twilio_contract.rs's job.
 
+use flex_handoff::flex::FlexMode;
 use std::time::{Duration, Instant};
 
 use flex_handoff::handlers::channel::ChannelState;
@@ -493,7 +494,7 @@ async fn a_claim_left_by_a_crashed_request_is_taken_over_after_its_lease() {
                 "guest-j",
                 "crashed",
                 "crashed",
-                "conversations",
+                FlexMode::Conversations,
                 long_ago,
                 15
             )
@@ -598,7 +599,7 @@ async fn a_chat_opened_by_a_crashed_request_is_recovered_not_duplicated() {
                 "guest-l",
                 "crashed",
                 "crashed",
-                "conversations",
+                FlexMode::Conversations,
                 long_ago,
                 15
             )

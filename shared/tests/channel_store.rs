@@ -1,8 +1,11 @@
 //! The channels table against a real DynamoDB-compatible server (moto), created from
 //! template.yaml's schema.
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use flex_handoff::flex::FlexMode;
 use flex_handoff::store::{
-    ActiveChat, ChannelStore, Claimed, CloseOutcome, InteractionSids, KEY, Slot, TTL_ATTRIBUTE,
+    ActiveChat, ChannelStore, ChatStatus, Claimed, CloseOutcome, InteractionSids, KEY, Slot,
+    StoreError, TTL_ATTRIBUTE,
 };
 use flex_handoff_testkit::MotoServer;
 
@@ -22,7 +25,7 @@ fn chat_at(identity: &str, sid: &str, opened_at: i64) -> ActiveChat {
     ActiveChat {
         identity: identity.into(),
         channel_sid: sid.into(),
-        mode: "conversations".into(),
+        mode: FlexMode::Conversations,
         created_at: opened_at,
         interaction: None,
     }
@@ -66,7 +69,14 @@ async fn claim_activate_and_read_back() {
 
     assert!(
         store
-            .claim("alice", "claim-1", "claim-1", "conversations", NOW, 15)
+            .claim(
+                "alice",
+                "claim-1",
+                "claim-1",
+                FlexMode::Conversations,
+                NOW,
+                15
+            )
             .await
             .unwrap()
             .won()
@@ -81,7 +91,14 @@ async fn claim_activate_and_read_back() {
     );
     assert_eq!(
         store
-            .claim("alice", "claim-2", "claim-2", "conversations", NOW + 1, 15)
+            .claim(
+                "alice",
+                "claim-2",
+                "claim-2",
+                FlexMode::Conversations,
+                NOW + 1,
+                15
+            )
             .await
             .unwrap(),
         Claimed::Lost(Slot::Pending {
@@ -118,7 +135,7 @@ async fn claim_activate_and_read_back() {
                 "alice",
                 "claim-3",
                 "claim-3",
-                "conversations",
+                FlexMode::Conversations,
                 NOW + 9999,
                 15
             )
@@ -139,7 +156,14 @@ async fn a_claim_or_activation_repeated_after_a_lost_answer_reads_as_won() {
     for attempt in ["first", "repeat"] {
         assert!(
             store
-                .claim("carol", "claim-c", "claim-c", "conversations", NOW, 15)
+                .claim(
+                    "carol",
+                    "claim-c",
+                    "claim-c",
+                    FlexMode::Conversations,
+                    NOW,
+                    15
+                )
                 .await
                 .unwrap()
                 .won(),
@@ -148,7 +172,14 @@ async fn a_claim_or_activation_repeated_after_a_lost_answer_reads_as_won() {
     }
     assert!(
         !store
-            .claim("carol", "claim-d", "claim-d", "conversations", NOW, 15)
+            .claim(
+                "carol",
+                "claim-d",
+                "claim-d",
+                FlexMode::Conversations,
+                NOW,
+                15
+            )
             .await
             .unwrap()
             .won(),
@@ -178,14 +209,14 @@ async fn an_expired_pending_claim_can_be_taken_over_and_the_old_claimant_loses()
     let (store, _, _) = store(&moto).await;
     assert!(
         store
-            .claim("bob", "crashed", "crashed", "chat", NOW, 15)
+            .claim("bob", "crashed", "crashed", FlexMode::Chat, NOW, 15)
             .await
             .unwrap()
             .won()
     );
     assert!(
         !store
-            .claim("bob", "early", "early", "chat", NOW + 15, 15)
+            .claim("bob", "early", "early", FlexMode::Chat, NOW + 15, 15)
             .await
             .unwrap()
             .won(),
@@ -193,7 +224,7 @@ async fn an_expired_pending_claim_can_be_taken_over_and_the_old_claimant_loses()
     );
     assert!(
         store
-            .claim("bob", "rescuer", "crashed", "chat", NOW + 16, 15)
+            .claim("bob", "rescuer", "crashed", FlexMode::Chat, NOW + 16, 15)
             .await
             .unwrap()
             .won()
@@ -232,7 +263,7 @@ async fn release_frees_only_our_own_pending_claim() {
     let (store, _, _) = store(&moto).await;
     assert!(
         store
-            .claim("carol", "mine", "mine", "conversations", NOW, 15)
+            .claim("carol", "mine", "mine", FlexMode::Conversations, NOW, 15)
             .await
             .unwrap()
             .won()
@@ -252,7 +283,7 @@ async fn close_keeps_history_with_a_ttl_frees_the_slot_and_is_idempotent() {
     let (store, _, _) = store(&moto).await;
     assert!(
         store
-            .claim("dave", "c", "c", "chat", NOW, 15)
+            .claim("dave", "c", "c", FlexMode::Chat, NOW, 15)
             .await
             .unwrap()
             .won()
@@ -265,7 +296,7 @@ async fn close_keeps_history_with_a_ttl_frees_the_slot_and_is_idempotent() {
     );
     assert_eq!(store.active_slot("dave").await.unwrap(), Slot::Empty);
     let record = store.chat(SID).await.unwrap().unwrap();
-    assert_eq!(record.status, "closed");
+    assert_eq!(record.status, ChatStatus::Closed);
     assert_eq!(record.closed_at, Some(NOW + 100));
     assert_eq!(record.expires_at, Some(NOW + 100 + 30 * 86_400));
 
@@ -292,12 +323,81 @@ async fn an_unreachable_table_is_an_error_not_an_empty_slot() {
     let client = moto.dynamodb();
     let store = ChannelStore::new(client, "no-such-table", 30);
     let error = store.active_slot("erin").await.unwrap_err();
-    assert_eq!(error.operation, "GetItem");
-    assert!(
-        error.detail.contains("ResourceNotFoundException"),
-        "{}",
-        error.detail
-    );
+    let StoreError::Unavailable { operation, detail } = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(operation, "GetItem");
+    assert!(detail.contains("ResourceNotFoundException"), "{detail}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stored_mode_or_status_we_never_write_is_an_unreadable_item_not_a_default() {
+    let moto = MotoServer::start();
+    let (store, client, table) = store(&moto).await;
+    let put = |key: String, fields: &[(&str, &str)]| {
+        let mut request = client
+            .put_item()
+            .table_name(&table)
+            .item(KEY, AttributeValue::S(key));
+        for (name, value) in fields {
+            request = request.item(*name, AttributeValue::S((*value).into()));
+        }
+        request.send()
+    };
+    put(
+        format!("chat#{SID}"),
+        &[
+            ("identity", "erin"),
+            ("channelSid", SID),
+            ("mode", "fax"),
+            ("status", "active"),
+        ],
+    )
+    .await
+    .unwrap();
+    put(
+        "active#erin".into(),
+        &[("state", "active"), ("channelSid", SID), ("mode", "Chat")],
+    )
+    .await
+    .unwrap();
+    let other = "CH00000000000000000000000000000002";
+    put(
+        format!("chat#{other}"),
+        &[
+            ("identity", "erin"),
+            ("channelSid", other),
+            ("mode", "chat"),
+            ("status", "ended"),
+        ],
+    )
+    .await
+    .unwrap();
+
+    for (error, key, named) in [
+        (
+            store.chat(SID).await.unwrap_err(),
+            format!("chat#{SID}"),
+            "\"fax\"",
+        ),
+        (
+            store.active_slot("erin").await.unwrap_err(),
+            "active#erin".into(),
+            "\"Chat\"",
+        ),
+        (
+            store.chat(other).await.unwrap_err(),
+            format!("chat#{other}"),
+            "\"ended\"",
+        ),
+    ] {
+        let StoreError::Unreadable { key: found, detail } = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!((found, detail.contains(named)), (&key, true), "{detail}");
+        let api = flex_handoff::ApiError::from(error);
+        assert_eq!((api.status().as_u16(), api.code()), (500, "internal"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,6 +8,7 @@
 //! race in 300 trials of 50 writers, so this guards the launcher and our protocol on it rather
 //! than reproducing moto's race, which is rare in one client process (it was seen across many).
 
+use flex_handoff::flex::FlexMode;
 use std::sync::Arc;
 
 use flex_handoff::store::{ActiveChat, ChannelStore, Slot};
@@ -60,7 +61,7 @@ async fn a_conditional_claim_has_exactly_one_winner_under_contention() {
             tokio::spawn(async move {
                 let claim = format!("claim-{writer}");
                 store
-                    .claim(&identity, &claim, &claim, "conversations", NOW, 15)
+                    .claim(&identity, &claim, &claim, FlexMode::Conversations, NOW, 15)
                     .await
                     .map(|claimed| claimed.won().then_some(claim))
             })
@@ -91,7 +92,7 @@ async fn concurrent_transactions_all_commit_and_keep_each_others_writes() {
         let identity = format!("guest-{i}");
         assert!(
             store
-                .claim(&identity, "c", "c", "conversations", NOW, 15)
+                .claim(&identity, "c", "c", FlexMode::Conversations, NOW, 15)
                 .await
                 .unwrap()
                 .won()
@@ -104,7 +105,7 @@ async fn concurrent_transactions_all_commit_and_keep_each_others_writes() {
             let chat = ActiveChat {
                 identity: format!("guest-{i}"),
                 channel_sid: format!("CH{i:032x}"),
-                mode: "conversations".into(),
+                mode: FlexMode::Conversations,
                 created_at: NOW,
                 interaction: None,
             };
@@ -151,7 +152,7 @@ async fn a_cancelled_transaction_leaves_nothing_of_itself() {
     }
     assert!(
         store
-            .claim("guest-x", "mine", "h", "conversations", NOW, 15)
+            .claim("guest-x", "mine", "h", FlexMode::Conversations, NOW, 15)
             .await
             .unwrap()
             .won()
@@ -159,7 +160,7 @@ async fn a_cancelled_transaction_leaves_nothing_of_itself() {
     let chat = ActiveChat {
         identity: "guest-x".into(),
         channel_sid: "CH0000000000000000000000000000ffff".into(),
-        mode: "conversations".into(),
+        mode: FlexMode::Conversations,
         created_at: NOW,
         interaction: None,
     };

@@ -3,6 +3,7 @@
 //! create-channel events run in every Flex mode, each against a fresh table on a real
 //! DynamoDB-compatible server and Twilio stand-ins.
 
+use flex_handoff::store::ChatStatus;
 use std::collections::BTreeMap;
 
 use flex_handoff::config::WebhookSettings;
@@ -174,7 +175,11 @@ async fn every_event_gets_its_documented_response() {
                 check(&file, &expected, response, "");
                 if let Some(sid) = &expected.opens {
                     let record = store.chat(sid).await.unwrap().unwrap();
-                    assert_eq!(record.status, "closed", "{file}: the chat is closed");
+                    assert_eq!(
+                        record.status,
+                        ChatStatus::Closed,
+                        "{file}: the chat is closed"
+                    );
                 }
             }
             other => panic!("{file}: no handler for function {other}"),

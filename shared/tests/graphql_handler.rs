@@ -2,6 +2,8 @@
 //! customers' chats) and wiremock for Twilio (ending a chat in each mode, Twilio failing), and the
 //! request limits: depth, complexity, page size, body size, batches, introspection, callers.
 
+use flex_handoff::flex::FlexMode;
+use flex_handoff::store::ChatStatus;
 use flex_handoff::store::Slot;
 use flex_handoff_testkit::channel::{form, twilio_error};
 use flex_handoff_testkit::graphql::{GraphqlHarness, error_codes, operation};
@@ -34,8 +36,13 @@ async fn history(h: &GraphqlHarness, identity: &str, count: u32, first_sid: u32)
     let mut sids = Vec::new();
     for i in 0..count {
         let channel = sid(first_sid + i);
-        h.open(identity, &channel, "conversations", T0 + i64::from(i))
-            .await;
+        h.open(
+            identity,
+            &channel,
+            FlexMode::Conversations,
+            T0 + i64::from(i),
+        )
+        .await;
         if i + 1 < count {
             h.store.close(&channel, T0 + i64::from(i)).await.unwrap();
         }
@@ -156,7 +163,7 @@ async fn the_index_holds_chat_records_only_never_the_active_pointers() {
     // A pending claim, as a press in progress leaves it.
     assert!(
         h.store
-            .claim("guest-cy", "c", "c", "conversations", T0, 15)
+            .claim("guest-cy", "c", "c", FlexMode::Conversations, T0, 15)
             .await
             .unwrap()
             .won()
@@ -245,7 +252,7 @@ async fn end_as(h: &GraphqlHarness, identity: &str, channel: &str) -> (u16, Valu
 /// Asserts the chat is closed as the webhook closes it: closed, TTL set, slot free.
 async fn assert_closed_like_the_webhook(h: &GraphqlHarness, identity: &str, channel: &str) {
     let record = h.store.chat(channel).await.unwrap().unwrap();
-    assert_eq!(record.status, "closed");
+    assert_eq!(record.status, ChatStatus::Closed);
     let closed_at = record.closed_at.expect("closedAt");
     assert_eq!(record.expires_at, Some(closed_at + 30 * 86_400));
     assert_eq!(h.store.active_slot(identity).await.unwrap(), Slot::Empty);
@@ -255,7 +262,8 @@ async fn assert_closed_like_the_webhook(h: &GraphqlHarness, identity: &str, chan
 async fn ending_a_conversations_chat_closes_the_conversation_then_the_record_once() {
     let h = GraphqlHarness::start(false).await;
     let channel = sid(7);
-    h.open("guest-ada", &channel, "conversations", T0).await;
+    h.open("guest-ada", &channel, FlexMode::Conversations, T0)
+        .await;
     mount_conversation_close(&h.twilio, &channel, closed_conversation(&channel)).await;
     let token = h.guest_token("guest-ada");
 
@@ -287,7 +295,8 @@ async fn ending_an_interactions_chat_closes_the_interaction_channel_with_its_tas
  {
     let h = GraphqlHarness::start(false).await;
     let channel = sid(8);
-    h.open("guest-ada", &channel, "interactions", T0).await;
+    h.open("guest-ada", &channel, FlexMode::Interactions, T0)
+        .await;
     let interaction = format!(
         "/v1/Interactions/{STAND_IN_INTERACTION_SID}/Channels/{STAND_IN_INTERACTION_CHANNEL_SID}"
     );
@@ -319,7 +328,7 @@ async fn ending_an_interactions_chat_closes_the_interaction_channel_with_its_tas
 async fn ending_a_legacy_chat_marks_the_channel_inactive_keeping_flexs_attributes() {
     let h = GraphqlHarness::start(false).await;
     let channel = sid(9);
-    h.open("guest-ada", &channel, "chat", T0).await;
+    h.open("guest-ada", &channel, FlexMode::Chat, T0).await;
     let channel_path = format!("{SERVICE}/Channels/{channel}");
     Mock::given(method("GET"))
         .and(path(channel_path.clone()))
@@ -354,7 +363,8 @@ async fn ending_a_legacy_chat_marks_the_channel_inactive_keeping_flexs_attribute
 async fn when_twilio_fails_the_chat_and_its_record_stay_open_and_the_error_says_so() {
     let h = GraphqlHarness::start(false).await;
     let channel = sid(10);
-    h.open("guest-ada", &channel, "conversations", T0).await;
+    h.open("guest-ada", &channel, FlexMode::Conversations, T0)
+        .await;
     let token = h.guest_token("guest-ada");
     for (answer, http_status, code) in [
         (ResponseTemplate::new(503), 503, "UPSTREAM_UNAVAILABLE"),
@@ -393,7 +403,8 @@ async fn when_twilio_fails_the_chat_and_its_record_stay_open_and_the_error_says_
 async fn nobody_ends_a_chat_that_is_not_theirs_and_bad_sids_touch_nothing() {
     let h = GraphqlHarness::start(false).await;
     let channel = sid(11);
-    h.open("guest-bob", &channel, "conversations", T0).await;
+    h.open("guest-bob", &channel, FlexMode::Conversations, T0)
+        .await;
     let token = h.guest_token("guest-ada");
     for (sid, status, code) in [
         (channel.clone(), 404, "CHAT_NOT_FOUND"),
@@ -422,7 +433,7 @@ async fn nobody_ends_a_chat_that_is_not_theirs_and_bad_sids_touch_nothing() {
     );
     assert_eq!(
         h.store.chat(&channel).await.unwrap().unwrap().status,
-        "active"
+        ChatStatus::Active
     );
 }
 
@@ -622,7 +633,8 @@ async fn the_customer_and_the_agent_ending_at_once_end_the_chat_once() {
     for round in 0..20 {
         let identity = format!("guest-race-{round}");
         let channel = sid(100 + round);
-        h.open(&identity, &channel, "conversations", T0).await;
+        h.open(&identity, &channel, FlexMode::Conversations, T0)
+            .await;
         mount_conversation_close(&h.twilio, &channel, closed_conversation(&channel)).await;
         let params = [
             ("EventType", "onConversationStateUpdated"),

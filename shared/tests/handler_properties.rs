@@ -567,10 +567,20 @@ fn graphql_requests_of_any_shape_never_5xx_and_never_touch_anothers_chat() {
         harness.twilio.answer_normally().await;
         let now = flex_handoff::unix_now();
         harness
-            .open("guest-other", OPEN_SID, "conversations", now)
+            .open(
+                "guest-other",
+                OPEN_SID,
+                flex_handoff::flex::FlexMode::Conversations,
+                now,
+            )
             .await;
         harness
-            .open("guest-prop", OWN_SID, "conversations", now)
+            .open(
+                "guest-prop",
+                OWN_SID,
+                flex_handoff::flex::FlexMode::Conversations,
+                now,
+            )
             .await;
         harness
     });

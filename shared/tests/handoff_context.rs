@@ -2,6 +2,8 @@
 //! moto, Twilio the wiremock stand-ins (stateful cases: lost answers, failed history posts,
 //! retries, recovery). Conformance to Twilio's specs is twilio_contract.rs's job.
 
+use flex_handoff::flex::FlexMode;
+use flex_handoff::store::ChatStatus;
 use std::sync::{Arc, Mutex};
 
 use flex_handoff::handlers::channel::MAX_CHANNEL_BODY_BYTES;
@@ -209,7 +211,7 @@ async fn interactions_mode_makes_the_conversation_then_its_history_then_the_task
     assert_eq!(task["context"]["attributes"]["plan"], "unlimited");
 
     let record = state.store.chat(CUSTOM).await.unwrap().unwrap();
-    assert_eq!(record.mode, "interactions");
+    assert_eq!(record.mode, FlexMode::Interactions);
     assert_eq!(
         record.interaction,
         Some(InteractionSids {
@@ -304,7 +306,7 @@ async fn a_failed_history_post_keeps_the_chat_and_says_so() {
         let sid = body["channelSid"].as_str().unwrap();
         assert_eq!(
             state.store.chat(sid).await.unwrap().unwrap().status,
-            "active",
+            ChatStatus::Active,
             "{mode}"
         );
         assert_eq!(
@@ -676,7 +678,7 @@ async fn a_conversation_left_by_a_crashed_request_gets_its_history_and_one_task(
                 "guest-k",
                 "crashed",
                 "handoff-of-the-dead",
-                "interactions",
+                FlexMode::Interactions,
                 long_ago,
                 15
             )

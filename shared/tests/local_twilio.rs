@@ -9,6 +9,7 @@ use flex_handoff::config::WebhookSettings;
 use flex_handoff::handlers::channel::{ChannelState, channel_response};
 use flex_handoff::handlers::graphql::{GraphqlState, graphql_response};
 use flex_handoff::handlers::webhook::{WebhookState, webhook_response};
+use flex_handoff::store::ChatStatus;
 use flex_handoff::store::Slot;
 use flex_handoff_testkit::channel::press;
 use flex_handoff_testkit::graphql::operation;
@@ -165,7 +166,7 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
         let closed: Value = serde_json::from_slice(closed.body().as_ref()).unwrap();
         assert_eq!(closed["result"], "closed", "{mode}: {closed}");
         let record = state.store.chat(&sid).await.unwrap().unwrap();
-        assert_eq!(record.status, "closed", "{mode}");
+        assert_eq!(record.status, ChatStatus::Closed, "{mode}");
         assert!(
             record.expires_at.is_some(),
             "{mode}: closed records get a TTL"
@@ -219,7 +220,7 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
         assert_eq!(chat["task"]["status"], "completed", "{mode}: {chat}");
         assert_eq!(
             state.store.chat(&sid).await.unwrap().unwrap().status,
-            "closed"
+            ChatStatus::Closed
         );
         assert_eq!(
             state.store.active_slot(&identity).await.unwrap(),

@@ -55,7 +55,8 @@ fn new_guest_gets_a_random_identity_and_a_token_for_it() {
     let uuid = identity.strip_prefix("guest-").expect("guest- prefix");
     assert_eq!(uuid::Uuid::parse_str(uuid).unwrap().get_version_num(), 4);
     let verified = state
-        .issuer
+        .callers
+        .issuer()
         .verify(body["token"].as_str().unwrap(), NOW)
         .unwrap();
     assert_eq!(verified.identity, identity);
@@ -73,12 +74,13 @@ fn new_guest_gets_a_random_identity_and_a_token_for_it() {
 #[test]
 fn guest_refresh_keeps_the_identity_and_extends_expiry() {
     let state = guest_state();
-    let first = state.issuer.mint("guest-returning", NOW - 3000);
+    let first = state.callers.issuer().mint("guest-returning", NOW - 3000);
     let (status, body, _) = call(&state, post_token().bearer(&first.jwt));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["identity"], "guest-returning");
     let refreshed = state
-        .issuer
+        .callers
+        .issuer()
         .verify(body["token"].as_str().unwrap(), NOW)
         .unwrap();
     assert_eq!(refreshed.expires_at, NOW + 3600);
@@ -89,7 +91,8 @@ fn guest_refresh_keeps_the_identity_and_extends_expiry() {
 fn expired_forged_foreign_or_garbled_bearers_are_401_never_a_new_guest() {
     let state = guest_state();
     let expired = state
-        .issuer
+        .callers
+        .issuer()
         .mint("guest-old", NOW - 3600 - LEEWAY_SECONDS - 1)
         .jwt;
     let settings = dev_settings(&[]);
@@ -184,7 +187,7 @@ fn authorizer_claims_without_a_subject_are_401() {
 fn without_guests_a_caller_with_no_claims_is_401() {
     let state = members_only_state();
     assert_error(&state, post_token(), 401, "unauthorized");
-    let valid_guest_token = state.issuer.mint("guest-1", NOW).jwt;
+    let valid_guest_token = state.callers.issuer().mint("guest-1", NOW).jwt;
     assert_error(
         &state,
         post_token().bearer(&valid_guest_token),
@@ -237,7 +240,8 @@ fn configured_ttl_is_what_the_token_and_response_say() {
     assert_eq!(body["ttlSeconds"], 900);
     assert_eq!(body["expiresAt"], "2027-01-15T08:15:00Z");
     let verified = state
-        .issuer
+        .callers
+        .issuer()
         .verify(body["token"].as_str().unwrap(), NOW)
         .unwrap();
     assert_eq!(verified.expires_at, NOW + 900);

@@ -36,7 +36,7 @@ fn flex(hosts: &TwilioStandIns, mode: &str) -> Flex {
         ),
     ]);
     let twilio = TwilioClient::new(&settings.twilio, Duration::from_secs(10));
-    Flex::new(twilio, &channel, &settings.chat_service_sid)
+    channel.flex(twilio, &settings.chat_service_sid)
 }
 
 const IDENTITY: &str = "guest-3f0c6a4e-8d1b-4b7a-9c2e-5a6f7b8c9d0e";
@@ -189,7 +189,7 @@ async fn every_mode_sends_only_what_twilios_specs_allow() {
     let recovered = conversations.open_chat(&chat, true).await.unwrap();
     assert_eq!(recovered.channel_sid, CONVERSATION);
     let legacy = flex(&hosts, "chat");
-    legacy.check_flex_flow().await.unwrap();
+    legacy.check_configuration().await.unwrap();
     for recovering in [false, true] {
         assert_eq!(
             legacy
@@ -314,12 +314,11 @@ async fn the_documented_flex_flow_example_is_an_sms_flow_which_web_chat_refuses(
         ("FLEX_MODE", "chat"),
         ("TWILIO_FLEX_API_URL", &flex_v1.endpoint),
     ]);
-    let flex = Flex::new(
+    let flex = channel.flex(
         TwilioClient::new(&settings.twilio, Duration::from_secs(10)),
-        &channel,
         &settings.chat_service_sid,
     );
-    let problem = flex.check_flex_flow().await.unwrap_err();
+    let problem = flex.check_configuration().await.unwrap_err();
     assert!(problem.contains("channel_type sms"), "{problem}");
 }
 
@@ -328,8 +327,7 @@ async fn the_documented_flex_flow_example_is_an_sms_flow_which_web_chat_refuses(
 /// marked INACTIVE; and the reads that settle a refused close.
 #[tokio::test(flavor = "multi_thread")]
 async fn ending_a_chat_sends_only_what_twilios_specs_allow() {
-    use flex_handoff::ending::ChatEnder;
-    use flex_handoff::store::{ChatRecord, InteractionSids};
+    use flex_handoff::flex::{ChatRef, FlexMode, InteractionSids, TwilioChats};
     use flex_handoff_testkit::STAND_IN_INTERACTION_CHANNEL_SID;
     use wiremock::matchers::{method, path_regex};
     use wiremock::{Mock, ResponseTemplate};
@@ -390,35 +388,29 @@ async fn ending_a_chat_sends_only_what_twilios_specs_allow() {
 
     let settings = dev_settings(&[]);
     let channel = hosts.channel_settings(&[]);
-    let ender = ChatEnder::new(
+    let chats = TwilioChats::new(
         TwilioClient::new(&settings.twilio, Duration::from_secs(10)),
         channel.hosts.clone(),
         &settings.chat_service_sid,
     );
-    let record = |mode: &str, sid: &str, interaction: Option<InteractionSids>| ChatRecord {
-        identity: IDENTITY.into(),
-        channel_sid: sid.into(),
-        mode: mode.into(),
-        status: "active".into(),
-        created_at: 0,
-        updated_at: 0,
-        closed_at: None,
-        expires_at: None,
-        interaction,
+    let interaction = InteractionSids {
+        interaction_sid: STAND_IN_INTERACTION_SID.into(),
+        channel_sid: STAND_IN_INTERACTION_CHANNEL_SID.into(),
     };
-    for chat in [
-        record("conversations", CONVERSATION, None),
-        record(
-            "interactions",
+    for (mode, channel_sid, interaction) in [
+        (FlexMode::Conversations, CONVERSATION, None),
+        (
+            FlexMode::Interactions,
             STAND_IN_CUSTOM_CONVERSATION_SID,
-            Some(InteractionSids {
-                interaction_sid: STAND_IN_INTERACTION_SID.into(),
-                channel_sid: STAND_IN_INTERACTION_CHANNEL_SID.into(),
-            }),
+            Some(&interaction),
         ),
-        record("chat", CHANNEL, None),
+        (FlexMode::Chat, CHANNEL, None),
     ] {
-        ender.end(&chat).await.unwrap();
+        let chat = ChatRef {
+            channel_sid,
+            interaction,
+        };
+        chats.end(mode, &chat).await.unwrap();
     }
 
     let mut checked = replay_received(flex_v1, &hosts.flex).await;

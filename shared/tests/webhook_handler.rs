@@ -4,6 +4,7 @@
 use flex_handoff::config::WebhookSettings;
 use flex_handoff::handlers::channel::{ChannelState, channel_response};
 use flex_handoff::handlers::webhook::{WebhookState, webhook_response};
+use flex_handoff::store::ChatStatus;
 use flex_handoff::store::{ChannelStore, Slot};
 use flex_handoff::token::TokenIssuer;
 use flex_handoff_testkit::{
@@ -113,7 +114,7 @@ async fn a_signed_inactive_event_closes_the_chat_once() {
         "{body}"
     );
     let record = h.store().chat(SID).await.unwrap().unwrap();
-    assert_eq!(record.status, "closed");
+    assert_eq!(record.status, ChatStatus::Closed);
     let closed_at = record.closed_at.unwrap();
     assert_eq!(record.expires_at, Some(closed_at + 30 * 86_400));
     assert_eq!(h.store().active_slot("guest-a").await.unwrap(), Slot::Empty);
@@ -146,7 +147,10 @@ async fn a_signed_conversation_closed_event_closes_the_chat() {
         (200, Some("ignored")),
         "inactive is not closed"
     );
-    assert_eq!(h.store().chat(SID).await.unwrap().unwrap().status, "active");
+    assert_eq!(
+        h.store().chat(SID).await.unwrap().unwrap().status,
+        ChatStatus::Active
+    );
 
     let closed = [
         ("EventType", "onConversationStateUpdated"),
@@ -156,7 +160,10 @@ async fn a_signed_conversation_closed_event_closes_the_chat() {
     ];
     let (status, body) = call(&h.state, signed(&closed)).await;
     assert_eq!((status, body["result"].as_str()), (200, Some("closed")));
-    assert_eq!(h.store().chat(SID).await.unwrap().unwrap().status, "closed");
+    assert_eq!(
+        h.store().chat(SID).await.unwrap().unwrap().status,
+        ChatStatus::Closed
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -176,7 +183,10 @@ async fn other_events_and_unknown_channels_are_acknowledged_without_change() {
         (status, body["result"].as_str()),
         (200, Some("unknown_channel"))
     );
-    assert_eq!(h.store().chat(SID).await.unwrap().unwrap().status, "active");
+    assert_eq!(
+        h.store().chat(SID).await.unwrap().unwrap().status,
+        ChatStatus::Active
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -216,7 +226,7 @@ async fn unsigned_or_badly_signed_webhooks_read_and_write_nothing() {
 
     assert_eq!(
         h.store().chat(SID).await.unwrap().unwrap().status,
-        "active",
+        ChatStatus::Active,
         "nothing was closed"
     );
 }
@@ -382,7 +392,7 @@ async fn an_interactions_chat_ends_like_a_conversation_and_the_next_press_gets_a
     let (status, body) = call(&h.state, signed(&closed)).await;
     assert_eq!((status, body["result"].as_str()), (200, Some("closed")));
     let history = h.store().chat(first).await.unwrap().unwrap();
-    assert_eq!(history.status, "closed");
+    assert_eq!(history.status, ChatStatus::Closed);
     assert!(
         history.interaction.is_some(),
         "the closed record keeps the Interaction for closing it later"

@@ -2,6 +2,7 @@
 //! server and Twilio stand-ins: the events of `events/` answered, the chat ended in Twilio and in
 //! DynamoDB, and no secret or token in what it logs at TRACE.
 
+use flex_handoff::store::ChatStatus;
 use flex_handoff::store::{ChannelStore, Slot};
 use flex_handoff_testkit::{
     MotoServer, TwilioStandIns, dev_env, event_file, open_chat, response_body, run_lambda_binary,
@@ -53,7 +54,10 @@ async fn answers_the_customers_chats_ends_one_and_logs_no_secret() {
         after["data"]["me"]["chats"]["edges"][0]["node"]["status"],
         "CLOSED"
     );
-    assert_eq!(store.chat(SID).await.unwrap().unwrap().status, "closed");
+    assert_eq!(
+        store.chat(SID).await.unwrap().unwrap().status,
+        ChatStatus::Closed
+    );
     assert_eq!(store.active_slot(GUEST).await.unwrap(), Slot::Empty);
     assert_eq!(
         response_body(&run.responses[3])["errors"][0]["extensions"]["code"],

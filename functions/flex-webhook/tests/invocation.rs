@@ -1,6 +1,7 @@
 //! The real `flex-webhook` binary under a fake Lambda Runtime API with a real DynamoDB-compatible
 //! server: a signed event from `events/` closes the chat; the logs hold no secret.
 
+use flex_handoff::store::ChatStatus;
 use flex_handoff::store::{ChannelStore, Slot};
 use flex_handoff_testkit::{
     MotoServer, dev_env, event_file, open_chat, response_body, run_lambda_binary,
@@ -30,7 +31,10 @@ async fn a_signed_event_closes_the_chat_and_an_unsigned_one_changes_nothing() {
 
     assert_eq!(run.statuses(), [400, 200], "{}", run.output);
     assert_eq!(response_body(&run.responses[1])["result"], "closed");
-    assert_eq!(store.chat(sid).await.unwrap().unwrap().status, "closed");
+    assert_eq!(
+        store.chat(sid).await.unwrap().unwrap().status,
+        ChatStatus::Closed
+    );
     assert_eq!(store.active_slot("guest-ada").await.unwrap(), Slot::Empty);
 
     let dev = dev_env();

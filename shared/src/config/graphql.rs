@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use super::channel::{TwilioHosts, twilio_deadline};
 use super::env::{Env, flag, required};
+use super::twilio::{TwilioHosts, twilio_deadline};
 use super::{CHANNELS_TABLE_VAR, ConfigError, closed_retention_days};
 
 pub const INTROSPECTION_VAR: &str = "GRAPHQL_INTROSPECTION";

@@ -6,18 +6,21 @@
 //! - this file: what every function shares ([`Settings`]) and the one error type;
 //! - [`env`]: reading one variable into a typed value;
 //! - [`credentials`]: the Twilio credentials, from the environment or Secrets Manager;
-//! - [`channel`], [`webhook`], [`graphql`]: each function's own settings (a new Flex mode is one
-//!   [`FlexMode`] variant and its parsing, in `channel.rs`).
+//! - [`twilio`]: where the Twilio APIs are and how long a call may take;
+//! - [`channel`], [`webhook`], [`graphql`]: each function's own settings (the Flex mode's own
+//!   settings are parsed by its module: [`crate::flex::ModeSettings`]).
 
 pub mod channel;
 pub mod credentials;
 pub mod env;
 pub mod graphql;
+pub mod twilio;
 pub mod webhook;
 
-pub use channel::{ChannelSettings, FlexMode, InteractionsRouting, TwilioHosts};
+pub use channel::ChannelSettings;
 pub use credentials::TwilioCredentials;
 pub use graphql::GraphqlSettings;
+pub use twilio::TwilioHosts;
 pub use webhook::WebhookSettings;
 
 use env::{Env, flag, number, required_sid};

@@ -11,11 +11,10 @@ use crate::clock::RequestClock;
 use crate::config::{ChannelSettings, Settings};
 use crate::context::{BotContext, task};
 use crate::error::ApiError;
-use crate::flex::{Flex, NewChat};
+use crate::flex::{Flex, FlexMode, NewChat};
 use crate::http::{json_response, parse_json_body_within, require_post, respond, rfc3339};
-use crate::identity::{Caller, NewGuests, resolve_caller};
-use crate::store::{ActiveChat, ChannelStore, Claimed, Slot};
-use crate::token::TokenIssuer;
+use crate::identity::{Caller, Callers, NewGuests};
+use crate::store::{ActiveChat, ChannelStore, ChatStatus, Claimed, Slot};
 use crate::twilio::TwilioClient;
 
 pub const MAX_FRIENDLY_NAME_CHARS: usize = 64;
@@ -35,11 +34,11 @@ const MAX_WAIT: Duration = Duration::from_secs(8);
 
 /// What `create-channel` builds once per cold start.
 pub struct ChannelState {
-    pub issuer: TokenIssuer,
-    pub allow_guests: bool,
+    pub callers: Callers,
     pub flex: Flex,
     pub store: ChannelStore,
-    /// Legacy mode's Flex Flow check, made once at cold start; `Err` holds what is wrong.
+    /// The mode's configuration check (legacy: the Flex Flow), made once at cold start; `Err`
+    /// holds what is wrong.
     pub flex_flow: Result<(), String>,
 }
 
@@ -52,14 +51,13 @@ impl ChannelState {
         dynamodb: aws_sdk_dynamodb::Client,
     ) -> Self {
         let twilio = TwilioClient::new(&settings.twilio, channel_settings.twilio_deadline);
-        let flex = Flex::new(twilio, channel_settings, &settings.chat_service_sid);
-        let flex_flow = flex.check_flex_flow().await;
+        let flex = channel_settings.flex(twilio, &settings.chat_service_sid);
+        let flex_flow = flex.check_configuration().await;
         if let Err(problem) = &flex_flow {
             tracing::error!(%problem, "Flex Flow check failed: chats cannot be opened");
         }
         Self {
-            issuer: TokenIssuer::from_settings(settings),
-            allow_guests: settings.allow_guests,
+            callers: Callers::from_settings(settings),
             flex,
             store: ChannelStore::new(
                 dynamodb,
@@ -85,7 +83,7 @@ struct ChannelRequest {
 struct ChannelResponse<'a> {
     channel_sid: &'a str,
     identity: &'a str,
-    mode: &'a str,
+    mode: &'static str,
     status: &'static str,
     reused: bool,
     created_at: String,
@@ -109,13 +107,7 @@ pub async fn channel_response(
 ) -> Result<Response<Body>, ApiError> {
     require_post(request)?;
     let body: ChannelRequest = parse_json_body_within(request, MAX_CHANNEL_BODY_BYTES)?;
-    let caller = resolve_caller(
-        request,
-        &state.issuer,
-        state.allow_guests,
-        NewGuests::Forbidden,
-        now,
-    )?;
+    let caller = state.callers.resolve(request, NewGuests::Forbidden, now)?;
     let friendly_name = friendly_name(body.friendly_name.as_deref(), &caller)?;
     let pre_engagement_data = pre_engagement_data(body.pre_engagement_data)?;
     let context = BotContext::parse(body.context.as_ref())?;
@@ -123,7 +115,7 @@ pub async fn channel_response(
         return Err(ApiError::FlexFlowMisconfigured(problem.clone()));
     }
 
-    let mode = state.flex.mode().name();
+    let mode = state.flex.mode();
     let clock = RequestClock::starting_at(now);
     let mut slot = state.store.active_slot(&caller.identity).await?;
     loop {
@@ -218,7 +210,7 @@ async fn open_and_record(
     claim: &Claim<'_>,
     caller: &Caller,
     chat: &NewChat<'_>,
-    mode: &str,
+    mode: FlexMode,
 ) -> Result<(ActiveChat, bool), Failure> {
     let opened = state
         .flex
@@ -236,7 +228,7 @@ async fn open_and_record(
     let active = ActiveChat {
         identity: caller.identity.clone(),
         channel_sid: opened.channel_sid,
-        mode: mode.to_owned(),
+        mode,
         created_at: claim.clock.now(),
         interaction: opened.interaction,
     };
@@ -248,7 +240,7 @@ async fn open_and_record(
     {
         tracing::info!(
             channel_sid = %active.channel_sid,
-            mode,
+            %mode,
             context_delivered = opened.context_delivered,
             "chat opened"
         );
@@ -285,8 +277,8 @@ fn respond_with(
         &ChannelResponse {
             channel_sid: &chat.channel_sid,
             identity: &chat.identity,
-            mode: &chat.mode,
-            status: "active",
+            mode: chat.mode.as_str(),
+            status: ChatStatus::Active.as_str(),
             reused: !created,
             created_at,
             context_delivered,

@@ -7,21 +7,18 @@ use serde::{Deserialize, Serialize};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::http::{json_response, parse_json_body, require_post, respond, rfc3339};
-use crate::identity::{NewGuests, resolve_caller};
-use crate::token::TokenIssuer;
+use crate::identity::{Callers, NewGuests};
 
 /// What `generate-token` builds once per cold start.
 #[derive(Debug)]
 pub struct TokenState {
-    pub issuer: TokenIssuer,
-    pub allow_guests: bool,
+    pub callers: Callers,
 }
 
 impl TokenState {
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
-            issuer: TokenIssuer::from_settings(settings),
-            allow_guests: settings.allow_guests,
+            callers: Callers::from_settings(settings),
         }
     }
 }
@@ -57,14 +54,9 @@ pub fn token_response(
     require_post(request)?;
     // The body is checked before the caller so a smuggled `identity` is always reported as such.
     let TokenRequest {} = parse_json_body(request)?;
-    let caller = resolve_caller(
-        request,
-        &state.issuer,
-        state.allow_guests,
-        NewGuests::Allowed,
-        now,
-    )?;
-    let token = state.issuer.mint(&caller.identity, now);
+    let caller = state.callers.resolve(request, NewGuests::Allowed, now)?;
+    let issuer = state.callers.issuer();
+    let token = issuer.mint(&caller.identity, now);
     tracing::debug!(identity = %caller.identity, source = ?caller.source, "token issued");
     let expires_at = rfc3339(token.expires_at)?;
     Ok(json_response(
@@ -73,7 +65,7 @@ pub fn token_response(
             token: &token.jwt,
             identity: &token.identity,
             expires_at,
-            ttl_seconds: state.issuer.ttl_seconds(),
+            ttl_seconds: issuer.ttl_seconds(),
         },
     ))
 }

@@ -7,9 +7,9 @@ use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-pub use crate::chat_end::ChatEvent;
 use crate::config::{Settings, WebhookSettings};
 use crate::error::ApiError;
+pub use crate::flex::ChatEvent;
 use crate::http::{body_within, json_response, require_post, respond};
 use crate::signature::{SignatureError, SignedBody, WebhookVerifier};
 use crate::store::{ChannelStore, CloseOutcome};
@@ -105,9 +105,9 @@ pub async fn webhook_response(
     Ok(json_response(StatusCode::OK, &WebhookResponse { result }))
 }
 
-/// Reads the chat-end events `create-channel` registers ([`crate::chat_end`]).
+/// Reads the chat-end events `create-channel` registers ([`crate::flex::classify`]).
 pub fn chat_event(fields: &HashMap<String, String>) -> Result<ChatEvent, ApiError> {
-    crate::chat_end::classify(fields).map_err(ApiError::InvalidWebhook)
+    crate::flex::classify(fields).map_err(ApiError::InvalidWebhook)
 }
 
 /// A JSON webhook body's top-level string fields.

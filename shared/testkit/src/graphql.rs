@@ -2,6 +2,7 @@
 //! helpers that open chats the way `create-channel` leaves them and ask GraphQL about them.
 
 use flex_handoff::config::Settings;
+use flex_handoff::flex::FlexMode;
 use flex_handoff::handlers::graphql::{GraphqlState, graphql_response};
 use flex_handoff::store::{ActiveChat, ChannelStore, InteractionSids};
 use flex_handoff::token::TokenIssuer;
@@ -56,15 +57,15 @@ impl GraphqlHarness {
 
     /// Opens `identity`'s chat as `create-channel` does (claim, then activate), stamped
     /// `created_at`.
-    pub async fn open(&self, identity: &str, sid: &str, mode: &str, created_at: i64) {
-        let interaction = (mode == "interactions").then(|| InteractionSids {
+    pub async fn open(&self, identity: &str, sid: &str, mode: FlexMode, created_at: i64) {
+        let interaction = (mode == FlexMode::Interactions).then(|| InteractionSids {
             interaction_sid: crate::STAND_IN_INTERACTION_SID.into(),
             channel_sid: crate::STAND_IN_INTERACTION_CHANNEL_SID.into(),
         });
         let chat = ActiveChat {
             identity: identity.into(),
             channel_sid: sid.into(),
-            mode: mode.into(),
+            mode,
             created_at,
             interaction,
         };

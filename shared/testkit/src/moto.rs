@@ -97,7 +97,7 @@ pub async fn open_chat(store: &ChannelStore, identity: &str, sid: &str) {
     let chat = ActiveChat {
         identity: identity.into(),
         channel_sid: sid.into(),
-        mode: "chat".into(),
+        mode: flex_handoff::flex::FlexMode::Chat,
         created_at: flex_handoff::unix_now(),
         interaction: None,
     };
@@ -111,7 +111,7 @@ pub async fn open_chat_as(store: &ChannelStore, chat: &ActiveChat) {
     let identity = &chat.identity;
     assert!(
         store
-            .claim(identity, &claim, &claim, &chat.mode, chat.created_at, 15)
+            .claim(identity, &claim, &claim, chat.mode, chat.created_at, 15)
             .await
             .unwrap()
             .won(),

@@ -16,19 +16,21 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
 use crate::config::{GraphqlSettings, Settings};
-use crate::ending::ChatEnder;
 use crate::error::ApiError;
+use crate::flex::TwilioChats;
 use crate::http::{MAX_BODY_BYTES, body_within, json_response, logged, require_post};
-use crate::identity::{NewGuests, resolve_caller};
+use crate::identity::{Callers, NewGuests};
 use crate::store::ChannelStore;
-use crate::token::TokenIssuer;
 use crate::twilio::TwilioClient;
-use schema::{ChatSchema, RequestScope, build_schema, extension_code};
+use schema::{ChatSchema, RequestScope, build_schema};
+
+/// The code of what the schema itself refused before anything ran (unknown fields, argument
+/// types, depth, complexity).
+pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 
 /// What `chat-graphql` builds once per cold start.
 pub struct GraphqlState {
-    pub issuer: TokenIssuer,
-    pub allow_guests: bool,
+    pub callers: Callers,
     pub schema: ChatSchema,
 }
 
@@ -40,58 +42,25 @@ impl GraphqlState {
     ) -> Self {
         let store = ChannelStore::new(dynamodb, &graphql.table, graphql.closed_retention_days);
         let twilio = TwilioClient::new(&settings.twilio, graphql.twilio_deadline);
-        let ender = ChatEnder::new(twilio, graphql.hosts.clone(), &settings.chat_service_sid);
+        let chats = TwilioChats::new(twilio, graphql.hosts.clone(), &settings.chat_service_sid);
         Self {
-            issuer: TokenIssuer::from_settings(settings),
-            allow_guests: settings.allow_guests,
-            schema: build_schema(store, ender, graphql.introspection),
+            callers: Callers::from_settings(settings),
+            schema: build_schema(store, chats, graphql.introspection),
         }
     }
 }
 
-/// Why a GraphQL request failed as a whole: the one table of this boundary's statuses and codes.
-#[derive(Debug, thiserror::Error)]
-pub enum GraphqlError {
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error("batched queries are not supported: send one operation per request")]
-    Batch,
-    #[error("{0}")]
-    NotGraphql(String),
-    #[error("{0}")]
-    Parse(String),
-}
-
-impl GraphqlError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            GraphqlError::Api(error) => error.status(),
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
-
-    pub fn code(&self) -> String {
-        match self {
-            GraphqlError::Api(error) => extension_code(error),
-            GraphqlError::Batch => "BATCH_NOT_SUPPORTED".into(),
-            GraphqlError::NotGraphql(_) => "BAD_REQUEST".into(),
-            GraphqlError::Parse(_) => "GRAPHQL_PARSE_FAILED".into(),
-        }
-    }
-
-    /// `{"errors":[{"message","extensions":{"code"}}]}`: no `data`, nothing ran.
-    fn into_response(self) -> Response<Body> {
-        let message = match &self {
-            GraphqlError::Api(error) => error.caller_message(),
-            other => other.to_string(),
-        };
-        let body = json!({"errors": [{"message": message, "extensions": {"code": self.code()}}]});
-        let mut response = json_response(self.status(), &body);
-        if let GraphqlError::Api(error) = &self {
-            error.add_headers(&mut response);
-        }
-        response
-    }
+/// A request refused as a whole, in GraphQL's shape:
+/// `{"errors":[{"message","extensions":{"code"}}]}`, no `data`: nothing ran.
+fn refused(error: ApiError) -> (Response<Body>, Option<String>) {
+    let answer = error.answer();
+    let body = json!({"errors": [{
+        "message": error.caller_message(),
+        "extensions": {"code": answer.graphql_code},
+    }]});
+    let mut response = json_response(answer.status, &body);
+    error.add_headers(&mut response);
+    (response, Some(answer.graphql_code.to_owned()))
 }
 
 /// The Lambda entry point for `POST /graphql`.
@@ -108,52 +77,39 @@ pub async fn graphql_response(
     request: &Request,
     now: i64,
 ) -> (Response<Body>, Option<String>) {
-    match execute(state, request, now).await {
-        Ok(answered) => answered,
-        Err(error) => {
-            let code = error.code();
-            (error.into_response(), Some(code))
-        }
-    }
+    execute(state, request, now).await.unwrap_or_else(refused)
 }
 
 async fn execute(
     state: &GraphqlState,
     request: &Request,
     now: i64,
-) -> Result<(Response<Body>, Option<String>), GraphqlError> {
+) -> Result<(Response<Body>, Option<String>), ApiError> {
     require_post(request)?;
     let body = body_within(request, MAX_BODY_BYTES)?;
-    let caller = resolve_caller(
-        request,
-        &state.issuer,
-        state.allow_guests,
-        NewGuests::Forbidden,
-        now,
-    )?;
+    let caller = state.callers.resolve(request, NewGuests::Forbidden, now)?;
     let value: Value =
         serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
     if value.is_array() {
-        return Err(GraphqlError::Batch);
+        return Err(ApiError::GraphqlBatch);
     }
     if !value.get("query").is_some_and(Value::is_string) {
-        return Err(GraphqlError::NotGraphql(
+        return Err(ApiError::NotGraphql(
             "the body must be a JSON object with a \"query\" string".into(),
         ));
     }
     let mut operation: async_graphql::Request =
-        serde_json::from_value(value).map_err(|e| GraphqlError::NotGraphql(e.to_string()))?;
+        serde_json::from_value(value).map_err(|e| ApiError::NotGraphql(e.to_string()))?;
     operation
         .parsed_query()
-        .map_err(|e| GraphqlError::Parse(e.message))?;
+        .map_err(|e| ApiError::GraphqlParse(e.message))?;
 
     let scope = RequestScope::new(caller.identity, now);
     let mut answer = state
         .schema
         .execute(operation.data(Arc::clone(&scope)))
         .await;
-    // What the schema refused before running (unknown fields, argument types, depth,
-    // complexity) carries no code of ours.
+    // What the schema refused before running carries no code of ours.
     for error in &mut answer.errors {
         let coded = error
             .extensions
@@ -163,7 +119,7 @@ async fn execute(
             error
                 .extensions
                 .get_or_insert_with(Default::default)
-                .set("code", "GRAPHQL_VALIDATION_FAILED");
+                .set("code", VALIDATION_FAILED);
         }
     }
     let status = match scope.failure() {

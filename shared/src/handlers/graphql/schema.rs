@@ -5,15 +5,17 @@
 use std::sync::{Arc, Mutex};
 
 use async_graphql::{
-    Context, EmptySubscription, Enum, ErrorExtensions, ID, Object, Schema, SimpleObject,
+    Context, EmptySubscription, ErrorExtensions, ID, Object, Schema, SimpleObject,
 };
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::ending::{ChatEnder, EndFailure};
 use crate::error::ApiError;
+use crate::flex::{ChatRef, FlexMode, TwilioChats};
 use crate::ids::{SidKind, check_sid};
-use crate::store::{ChannelStore, ChatCursor, ChatSummary, CloseOutcome, MAX_PAGE_SIZE, Slot};
+use crate::store::{
+    ChannelStore, ChatCursor, ChatStatus, ChatSummary, CloseOutcome, MAX_PAGE_SIZE, Slot,
+};
 
 pub type ChatSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -25,10 +27,10 @@ pub const MAX_COMPLEXITY: usize = 1200;
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
 
 /// The schema, built once per cold start with the services its resolvers use.
-pub fn build_schema(store: ChannelStore, ender: ChatEnder, introspection: bool) -> ChatSchema {
+pub fn build_schema(store: ChannelStore, chats: TwilioChats, introspection: bool) -> ChatSchema {
     let builder = Schema::build(Query, Mutation, EmptySubscription)
         .data(store)
-        .data(ender)
+        .data(chats)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY);
     if introspection {
@@ -78,23 +80,12 @@ impl RequestScope {
     }
 }
 
-/// The `extensions.code` GraphQL clients branch on, for each of our failures: Apollo's names
-/// where one exists, else our stable code in GraphQL's case.
-pub fn extension_code(error: &ApiError) -> String {
-    match error {
-        ApiError::Unauthorized | ApiError::InvalidToken(_) => "UNAUTHENTICATED".into(),
-        ApiError::InvalidArgument(_) => "BAD_USER_INPUT".into(),
-        ApiError::Internal(_) => "INTERNAL_SERVER_ERROR".into(),
-        other => other.code().to_ascii_uppercase(),
-    }
-}
-
 /// A resolver's failure as a GraphQL error, its status kept for the HTTP answer.
 fn fail(ctx: &Context<'_>, error: ApiError) -> async_graphql::Error {
     if let Ok(scope) = ctx.data::<Arc<RequestScope>>() {
         scope.record(error.status());
     }
-    let code = extension_code(&error);
+    let code = error.answer().graphql_code;
     async_graphql::Error::new(error.caller_message()).extend_with(|_, e| e.set("code", code))
 }
 
@@ -117,25 +108,6 @@ fn date_time(unix_seconds: i64) -> Result<DateTime, ApiError> {
     crate::http::rfc3339(unix_seconds).map(DateTime)
 }
 
-/// The Flex flow a chat was opened in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-pub enum FlexMode {
-    /// Flex Conversations through Twilio's web-chat orchestration.
-    Conversations,
-    /// Flex Conversations with a custom chat client and the Interactions API.
-    Interactions,
-    /// Legacy Programmable Chat (Flex UI 1.x).
-    Chat,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
-pub enum ChatStatus {
-    /// An agent has the chat, or will.
-    Active,
-    /// The agent or the customer ended it.
-    Closed,
-}
-
 /// A chat of the caller's with a Flex agent.
 #[derive(Clone, Debug, SimpleObject)]
 pub struct Chat {
@@ -152,21 +124,10 @@ impl TryFrom<&ChatSummary> for Chat {
     type Error = ApiError;
 
     fn try_from(chat: &ChatSummary) -> Result<Self, ApiError> {
-        let unreadable =
-            |what: &str| ApiError::Internal(format!("chat {} has {what}", chat.channel_sid));
         Ok(Self {
             channel_sid: ID(chat.channel_sid.clone()),
-            mode: match chat.mode.as_str() {
-                "conversations" => FlexMode::Conversations,
-                "interactions" => FlexMode::Interactions,
-                "chat" => FlexMode::Chat,
-                _ => return Err(unreadable("an unknown mode")),
-            },
-            status: match chat.status.as_str() {
-                "active" => ChatStatus::Active,
-                "closed" => ChatStatus::Closed,
-                _ => return Err(unreadable("an unknown status")),
-            },
+            mode: chat.mode,
+            status: chat.status,
             created_at: date_time(chat.created_at)?,
             closed_at: chat.closed_at.map(date_time).transpose()?,
         })
@@ -324,7 +285,7 @@ impl Mutation {
     async fn end_chat(&self, ctx: &Context<'_>, channel_sid: ID) -> async_graphql::Result<Chat> {
         let scope = scope(ctx)?;
         let store = ctx.data::<ChannelStore>()?;
-        let ender = ctx.data::<ChatEnder>()?;
+        let chats = ctx.data::<TwilioChats>()?;
         let sid = channel_sid_argument(&channel_sid).map_err(|e| fail(ctx, e))?;
         let ended = async {
             let record = store
@@ -332,20 +293,24 @@ impl Mutation {
                 .await?
                 .filter(|record| record.identity == scope.identity)
                 .ok_or(ApiError::ChatNotFound)?;
-            if record.status == "closed" {
+            if record.status == ChatStatus::Closed {
                 return Chat::try_from(&ChatSummary::from(&record));
             }
-            ender.end(&record).await.map_err(|failure| match failure {
-                EndFailure::Twilio(error) => ApiError::ChatNotEnded(error),
-                unknown @ EndFailure::UnknownMode(_) => ApiError::Internal(unknown.to_string()),
-            })?;
+            let chat = ChatRef {
+                channel_sid: &record.channel_sid,
+                interaction: record.interaction.as_ref(),
+            };
+            chats
+                .end(record.mode, &chat)
+                .await
+                .map_err(ApiError::ChatNotEnded)?;
             // The same transition as the agent's end. The webhook's may come first: then the
             // record holds its close time.
             let closed = match store.close_chat(&record, scope.now).await? {
                 CloseOutcome::Closed => {
                     tracing::info!(channel_sid = sid, "chat ended by the customer");
                     ChatSummary {
-                        status: "closed".into(),
+                        status: ChatStatus::Closed,
                         closed_at: Some(scope.now),
                         ..ChatSummary::from(&record)
                     }
