@@ -11,8 +11,11 @@
 //! function process gets.
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_sdk_dynamodb::config::{ConfigBag, HttpClient, RuntimeComponents, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{HttpConnectorSettings, SharedHttpConnector};
 use secrecy::{ExposeSecret, SecretString};
 
 /// Where the credentials read from the environment came from, as the SDK reports it.
@@ -158,8 +161,47 @@ fn timeouts() -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
         .build()
 }
 
-/// The HTTPS client every AWS client uses.
+/// The HTTPS client every AWS client uses, its connector built on the first request.
 fn https_client() -> SharedHttpClient {
+    SharedHttpClient::new(ConnectorOnFirstRequest(tls_https_client()))
+}
+
+/// The SDK's hyper client without its check at client construction. That check builds a TLS
+/// connector and drops it, so that a platform's certificate files are read at init rather than
+/// on the first request; ours are compiled in, and the first request builds (and caches) its
+/// own connector anyway, so the check only doubled that work: about 240k of the 715k
+/// instructions `Client::from_conf` took (BENCHMARKS.md). It can never fail (it returns
+/// `Ok(())` whatever the connector), so nothing is left unchecked: a bad TLS context fails in
+/// [`tls_https_client`], at init, as before.
+#[derive(Debug)]
+struct ConnectorOnFirstRequest(SharedHttpClient);
+
+impl HttpClient for ConnectorOnFirstRequest {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    // `validate_base_client_config`: the trait's own, which checks nothing.
+
+    fn validate_final_config(
+        &self,
+        components: &RuntimeComponents,
+        config: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.validate_final_config(components, config)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
+}
+
+/// The SDK's hyper client over rustls with our roots.
+fn tls_https_client() -> SharedHttpClient {
     // ring rather than the SDK's default aws-lc: no C/CMake build, smaller binary, same TLS.
     // Only the roots AWS endpoints chain to, compiled in: the platform's store meant reading
     // every file of /etc/ssl/certs at cold start, and parsing all of Mozilla's roots ~2 ms of a
