@@ -13,15 +13,19 @@ export SAM_CLI_TELEMETRY := 0
 
 tools: $(TOOLS_STAMP)
 
-$(TOOLS_STAMP): tools/requirements.txt tools/npm/package-lock.json
+$(TOOLS_STAMP): tools/requirements.txt tools/pyproject.toml tools/npm/package-lock.json
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check --quiet -r tools/requirements.txt
+	# The dev and test tooling (tools/flex_handoff_dev), editable: `python3 -m flex_handoff_dev.…`.
+	$(VENV)/bin/pip install --disable-pip-version-check --quiet --no-deps --no-build-isolation -e tools
 	npm ci --prefix tools/npm --no-audit --no-fund --loglevel=error
 	rustup target add aarch64-unknown-linux-gnu
 	touch $@
 
 test: $(TOOLS_STAMP)
 	cargo fmt --all -- --check
+	ruff check tools
+	python3 -m pytest -q tools
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	bash tools/deny.sh
 	@if [ -n "$${RUSTSEC_SNAPSHOT:-}" ]; then bash tools/deny.sh --prove-offline; fi
@@ -31,24 +35,24 @@ test: $(TOOLS_STAMP)
 	cargo test --locked -p flex-handoff --test arm64_artifacts -- --ignored
 	cfn-lint template.yaml
 	sam validate --lint --template template.yaml
-	python3 tools/check_template.py template.yaml
+	python3 -m flex_handoff_dev.check_template template.yaml
 	@test -x /usr/bin/chromium || { echo "the browser test needs Debian's chromium: apt-get install chromium"; exit 1; }
 	node --test local/e2e/
 	cargo build --release --locked -p create-channel -p flex-webhook
-	python3 tools/load/load.py --quick
+	python3 -m flex_handoff_dev.load --quick
 
 dev: $(TOOLS_STAMP)
 	local/dev.sh
 
 # Measures cold start, memory, size, hot paths and round trips; writes BENCHMARKS.md.
 bench: $(TOOLS_STAMP)
-	python3 tools/bench/bench.py
+	python3 -m flex_handoff_dev.bench
 
 # The load and fault suite at full size (release binaries as separate processes); writes its
 # section of BENCHMARKS.md and tools/load/results.md. `make test` runs it at quick sizes.
 load: $(TOOLS_STAMP)
 	cargo build --release --locked -p create-channel -p flex-webhook
-	python3 tools/load/load.py
+	python3 -m flex_handoff_dev.load
 
 # Rewrites schema.graphql from the code's schema (a test fails while the two differ).
 schema:

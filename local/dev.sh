@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # `make dev`: the whole product on this machine, no AWS or Twilio account needed.
-#   DynamoDB      moto under one lock (local/moto_atomic.py), table from template.yaml's schema
-#   Twilio        local/local_twilio.py: keeps the chats, messages, webhooks and tasks the functions
+#   DynamoDB      moto under one lock (flex_handoff_dev.moto_atomic), table from template.yaml's schema
+#   Twilio        flex_handoff_dev.local_twilio: keeps the chats, messages, webhooks and tasks the functions
 #                 make, checks every request first with Prism mocks of Twilio's official OpenAPI
 #                 specs, and calls the chat-end webhook, signed, when the agent ends a chat
 #   functions     all four under `cargo lambda watch`, env from local/dev.env plus local endpoints
-#   gateway       local/devserver.py gateway: the API's routes and the demo page, one origin
+#   gateway       flex_handoff_dev.gateway: the API's routes and the demo page, one origin
 # Ports can be moved with DEV_PORT, DEV_LAMBDA_PORT, DEV_DYNAMODB_PORT, DEV_TWILIO_PORT and
 # DEV_PRISM_PORT (five from there); a port in use stops the start with a clear message.
 # MODE=conversations|interactions|chat picks the Flex mode (default: local/dev.env's).
@@ -63,10 +63,10 @@ if [ -n "${MODE:-}" ]; then
   esac
 fi
 if [ "$local_aws" = mock ]; then
-  start dynamodb python3 local/moto_atomic.py -H 127.0.0.1 -p "$dynamodb_port"
+  start dynamodb python3 -m flex_handoff_dev.moto_atomic -H 127.0.0.1 -p "$dynamodb_port"
   wait_for_port "$dynamodb_port" dynamodb 30
   table=$(grep '^CHANNELS_TABLE=' local/dev.env | cut -d= -f2)
-  python3 local/create_table.py "http://127.0.0.1:$dynamodb_port" "$table"
+  python3 -m flex_handoff_dev.create_table "http://127.0.0.1:$dynamodb_port" "$table"
   overrides+=("AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$dynamodb_port" AWS_REGION=us-east-1
               AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local)
 else
@@ -85,7 +85,7 @@ if [ "$local_twilio" = mock ]; then
   done
   for i in 0 1 2 3 4; do wait_for_port $((prism_port + i)) "prism-${names[$i]}" 60; done
   auth_token=$(grep '^TWILIO_AUTH_TOKEN=' local/dev.env | cut -d= -f2)
-  start twilio python3 local/local_twilio.py "$twilio_port" "$auth_token" "${prism_urls[@]}"
+  start twilio python3 -m flex_handoff_dev.local_twilio "$twilio_port" "$auth_token" "${prism_urls[@]}"
   wait_for_port "$twilio_port" twilio 10
   for var in TWILIO_FLEX_API_URL TWILIO_CHAT_API_URL TWILIO_CONVERSATIONS_API_URL TWILIO_TASKROUTER_API_URL; do
     overrides+=("$var=http://127.0.0.1:$twilio_port")
@@ -116,7 +116,7 @@ mode=$(grep '^FLEX_MODE=' "$env_file" | tail -1 | cut -d= -f2)
 service=$(grep '^TWILIO_CHAT_SERVICE_SID=' "$env_file" | tail -1 | cut -d= -f2)
 twilio_url=""
 [ "$local_twilio" = mock ] && twilio_url="http://127.0.0.1:$twilio_port"
-start gateway python3 local/devserver.py gateway "$gateway_port" "http://127.0.0.1:$lambda_port/lambda-url" \
+start gateway python3 -m flex_handoff_dev.gateway "$gateway_port" "http://127.0.0.1:$lambda_port/lambda-url" \
   "{\"twilio\": \"$local_twilio\", \"mode\": \"${mode:-conversations}\", \"chatServiceSid\": \"$service\", \"twilioUrl\": \"$twilio_url\"}"
 wait_for_port "$gateway_port" gateway 10
 
@@ -141,8 +141,8 @@ flex-handoff is running (logs in $run_dir/):
   agent's page      $api/agent       (with the local Twilio: tasks, replies, End chat)
   functions         http://127.0.0.1:$lambda_port/lambda-url/<function>/   (cargo lambda watch)
 MSG
-[ "$local_aws" = mock ] && echo "  DynamoDB          http://127.0.0.1:$dynamodb_port   (moto, one request at a time: local/moto_atomic.py; table ${table})"
-[ "$local_twilio" = mock ] && echo "  Twilio (local)    http://127.0.0.1:$twilio_port   (local/local_twilio.py; Prism on $prism_port-$((prism_port + 4)) checks each request against Twilio's specs; agent's side: $twilio_port/local/tasks)"
+[ "$local_aws" = mock ] && echo "  DynamoDB          http://127.0.0.1:$dynamodb_port   (moto, one request at a time: flex_handoff_dev.moto_atomic; table ${table})"
+[ "$local_twilio" = mock ] && echo "  Twilio (local)    http://127.0.0.1:$twilio_port   (flex_handoff_dev.local_twilio; Prism on $prism_port-$((prism_port + 4)) checks each request against Twilio's specs; agent's side: $twilio_port/local/tasks)"
 cat <<MSG
 
 Try: open $api/ and press "Talk to agent", or run local/smoke.sh.

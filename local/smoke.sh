@@ -20,4 +20,4 @@ echo "channel:     $(field channelSid <<< "$channel_json") (reused: $(field reus
 again=$(curl -sS --fail-with-body -X POST -H "authorization: Bearer $token" "$api/channel")
 echo "pressed again: $(field channelSid <<< "$again") (reused: $(field reused <<< "$again"))"
 
-echo "DynamoDB:    $(python3 local/records.py "$dynamodb" "$table" "$identity")"
+echo "DynamoDB:    $(python3 -m flex_handoff_dev.records "$dynamodb" "$table" "$identity")"

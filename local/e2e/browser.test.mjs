@@ -87,7 +87,7 @@ after(async () => {
 
 function record(stack, identity, channelSid) {
   const table = readFileSync(path.join(root, "local/dev.env"), "utf8").match(/^CHANNELS_TABLE=(.*)$/m)[1];
-  const out = execFileSync("python3", [path.join(root, "local/records.py"),
+  const out = execFileSync("python3", ["-m", "flex_handoff_dev.records",
     `http://127.0.0.1:${stack.ports.DEV_DYNAMODB_PORT}`, table, identity, ...(channelSid ? [channelSid] : [])]);
   return JSON.parse(out);
 }

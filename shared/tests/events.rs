@@ -191,11 +191,11 @@ async fn every_event_gets_its_documented_response() {
     let path = std::env::temp_dir().join(format!("exchanges-{}.json", uuid::Uuid::new_v4()));
     std::fs::write(&path, serde_json::to_vec(&exchanges).unwrap()).unwrap();
     let output = std::process::Command::new("python3")
-        .arg(workspace_root().join("tools/check_openapi.py"))
+        .args(["-m", "flex_handoff_dev.check_openapi"])
         .arg(workspace_root().join("openapi.yaml"))
         .arg(&path)
         .output()
-        .expect("python3 runs tools/check_openapi.py (use `make test`)");
+        .expect("python3 runs flex_handoff_dev.check_openapi (use `make test`)");
     let _ = std::fs::remove_file(&path);
     assert!(
         output.status.success(),

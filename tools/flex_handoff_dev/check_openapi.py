@@ -1,6 +1,6 @@
 """Checks openapi.yaml, and requests and responses against it.
 
-Usage: check_openapi.py openapi.yaml EXCHANGES_JSON
+Usage: python3 -m flex_handoff_dev.check_openapi openapi.yaml EXCHANGES_JSON
 
 EXCHANGES_JSON is a list of {"name", "path", "contentType", "request", "status", "response"}:
 `request` is the body (JSON text, or form text), `response` the JSON text answered. A response

@@ -2,7 +2,7 @@
 CloudFormation will (SAM translator), lints the result (this is where circular dependencies
 show), and asserts each function's IAM policy is exactly the actions it uses.
 
-Usage: check_template.py template.yaml
+Usage: python3 -m flex_handoff_dev.check_template template.yaml
 """
 
 import json

@@ -1,14 +1,15 @@
 """Creates the channels table on a DynamoDB-compatible endpoint from template.yaml's
 ChannelsTable, so tests and the local stack use the schema that is deployed (one copy).
 
-Usage: create_table.py ENDPOINT_URL TABLE_NAME
+Usage: python3 -m flex_handoff_dev.create_table ENDPOINT_URL TABLE_NAME
 """
 
-import pathlib
 import sys
 
 import boto3
 import yaml
+
+from flex_handoff_dev import ROOT
 
 
 class CloudFormationLoader(yaml.SafeLoader):
@@ -27,7 +28,7 @@ CloudFormationLoader.add_multi_constructor("!", _any_tag)
 
 
 def table_properties():
-    template = pathlib.Path(__file__).resolve().parent.parent / "template.yaml"
+    template = ROOT / "template.yaml"
     resources = yaml.load(template.read_text(), Loader=CloudFormationLoader)["Resources"]
     return resources["ChannelsTable"]["Properties"]
 

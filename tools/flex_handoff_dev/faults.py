@@ -13,18 +13,14 @@ DynamoDB's faults per customer. The functions are the release binaries as separa
 import concurrent.futures
 import json
 import socket
-import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 
-import bench
-
-sys.path.insert(0, str(bench.ROOT / "local"))
-import local_twilio  # noqa: E402  (make dev's Twilio model)
+from flex_handoff_dev.aws_local import forward
+from flex_handoff_dev.events import guest_event
+from flex_handoff_dev.servers import Handler, Server, log
+from flex_handoff_dev.twilio_model import Hooks, TwilioServer
 
 # The lease a claim holds (CLAIM_LEASE_SECONDS in shared/src/handlers/channel.rs), plus a margin.
 LEASE_WAIT_S = 16.5
@@ -41,10 +37,6 @@ CREATE_ROUTES = {
 }
 
 
-def log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
 class Fault:
     """What to do to a customer's calls of one kind: `times` calls, then normal service."""
 
@@ -58,28 +50,19 @@ class Fault:
         return self.what
 
 
-class StatefulTwilio:
-    """`make dev`'s Twilio model (local/local_twilio.py) behind a server that injects
-    per-customer faults. Thread-safe."""
+class StatefulTwilio(Hooks):
+    """The one Twilio model (twilio_model) behind a server whose hooks inject per-customer
+    faults. Thread-safe."""
 
     def __init__(self):
-        self.model = local_twilio.TwilioModel()
+        self.server = TwilioServer(hooks=self).start()
+        self.model = self.server.model
         self.faults = {}  # identity -> [Fault]
         self.kill = {}  # identity -> callable that kills the instance serving it
         self.lock = threading.Lock()
-        outer = self
-
-        class Handler(bench.Quiet):
-            def do_GET(self):
-                outer.serve(self, "GET", [])
-
-            def do_POST(self):
-                outer.serve(self, "POST", urllib.parse.parse_qsl(self.body().decode(), keep_blank_values=True))
-
-        self.server = bench.Server(Handler)
 
     def url(self):
-        return f"http://127.0.0.1:{self.server.port}"
+        return self.server.url()
 
     def chat_count(self):
         with self.model.lock:
@@ -108,33 +91,35 @@ class StatefulTwilio:
                     return what
         return None
 
-    def serve(self, handler, method, pairs):
-        url = urllib.parse.urlsplit(handler.path)
-        form = local_twilio.form_of(pairs)
-        reply = lambda status, body: handler.reply(status, json.dumps(body).encode(), {"content-type": "application/json"})
-        identity, kind = self.owner_and_kind(url.path, form) if method == "POST" else (None, None)
-        fault = self.fault_for(identity, kind) if identity else None
-        if fault == "429":
-            return handler.reply(429, b'{"code": 20429, "message": "Too Many Requests", "status": 429}',
-                                 {"content-type": "application/json", "retry-after": "1"})
-        if fault == "400":
-            return reply(400, {"code": 20001, "message": "Invalid parameter", "status": 400})
-        if fault == "503 before":
-            return reply(503, {"code": 20503, "message": "Service Unavailable", "status": 503})
-        status, body = self.model.perform(method, url.path, dict(urllib.parse.parse_qsl(url.query)), form)
-        if fault == "lose answer":
+    # The hooks: a fault is chosen when the call arrives; some answer before the model performs
+    # the call, the others act on its answer.
+
+    def before(self, handler, method, path, form):
+        identity, kind = self.owner_and_kind(path, form) if method == "POST" else (None, None)
+        handler.fault = self.fault_for(identity, kind) if identity else None
+        handler.identity = identity
+        error = {"429": (429, {"code": 20429, "message": "Too Many Requests", "status": 429}),
+                 "400": (400, {"code": 20001, "message": "Invalid parameter", "status": 400}),
+                 "503 before": (503, {"code": 20503, "message": "Service Unavailable", "status": 503})}.get(handler.fault)
+        if error is None:
+            return False
+        handler.reply_json(*error, {"retry-after": "1"} if handler.fault == "429" else None)
+        return True
+
+    def after(self, handler, method, path, form, status, body):
+        if handler.fault == "lose answer":
             # Performed, and the connection drops before the answer: what a network failure
             # after Twilio did the work looks like to the caller.
             handler.connection.shutdown(socket.SHUT_RDWR)
             handler.close_connection = True
-            return
-        if fault == "kill":
-            self.kill[identity]()
+            return True
+        if handler.fault == "kill":
+            self.kill[handler.identity]()
             handler.close_connection = True
-            return
-        if fault == "slow after":
+            return True
+        if handler.fault == "slow after":
             time.sleep(TWILIO_DEADLINE_MS / 1000 + 0.5)
-        reply(status, body)
+        return False
 
     def owner_and_kind(self, path, form):
         """Whose request this is, and which kind of call, for the faults."""
@@ -161,7 +146,7 @@ class DynamoFaults:
         self.faults = {}  # identity -> [Fault] (kind = the operation, e.g. "TransactWriteItems")
         outer = self
 
-        class Proxy(bench.Quiet):
+        class Proxy(Handler):
             def do_POST(self):
                 body = self.body()
                 operation = self.headers.get("x-amz-target", "?").split(".")[-1]
@@ -174,7 +159,7 @@ class DynamoFaults:
                     return self.reply(500, json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
                                                        "message": "Internal server error"}).encode(),
                                       {"content-type": "application/x-amz-json-1.0"})
-                status, payload, headers = bench.forward(moto_url, self, body)
+                status, payload, headers = forward(moto_url, self, body)
                 if what == "lose answer":
                     # Performed by moto; the answer never reaches the SDK, which repeats the call.
                     self.connection.shutdown(socket.SHUT_RDWR)
@@ -182,7 +167,7 @@ class DynamoFaults:
                     return
                 self.reply(status, payload, headers)
 
-        self.server = bench.Server(Proxy)
+        self.server = Server(Proxy)
 
     def url(self):
         return f"http://127.0.0.1:{self.server.port}"
@@ -262,7 +247,7 @@ def run(env, moto_url, records, instance_class):
     def first_press(case):
         instance = instance_class("create-channel", {**base, "FLEX_MODE": case.mode})
         twilio.kill[case.identity] = instance.process.kill
-        press = bench.guest_event("channel-with-context.json", case.identity)
+        press = guest_event("channel-with-context.json", case.identity)
         started = time.monotonic()
         try:
             status, body, _ = instance.invoke(press) if not case.kill else invoke_until_killed(instance, press)
@@ -289,7 +274,7 @@ def run(env, moto_url, records, instance_class):
     def next_presses(case):
         instance = instance_class("create-channel", {**base, "FLEX_MODE": case.mode})
         try:
-            press = bench.guest_event("channel-with-context.json", case.identity)
+            press = guest_event("channel-with-context.json", case.identity)
             return instance.invoke(press), instance.invoke(press)
         finally:
             instance.stop()
@@ -360,7 +345,7 @@ def secrets_manager_down(env, instance_class, moto_url):
     assert took < 15, f"the failed cold start took {took:.1f} s"
     up = instance_class("create-channel", {**base, "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_url})
     try:
-        status, body, _ = up.invoke(bench.guest_event("channel-guest.json", f"guest-sm-{uuid.uuid4().hex[:8]}"))
+        status, body, _ = up.invoke(guest_event("channel-guest.json", f"guest-sm-{uuid.uuid4().hex[:8]}"))
     finally:
         up.stop()
     assert status == 201, body

@@ -1,6 +1,6 @@
-"""What API Gateway puts in front of the functions, for `make dev` (Twilio's part is local/local_twilio.py).
+"""What API Gateway puts in front of the functions, for `make dev` (Twilio's part is local_twilio).
 
-  devserver.py gateway PORT FUNCTIONS_URL
+  python3 -m flex_handoff_dev.gateway PORT FUNCTIONS_URL [CONFIG_JSON]
       API Gateway's part: POST /token, /channel, /graphql and /twilio/webhook go to the functions under
       `cargo lambda watch` (FUNCTIONS_URL, e.g. http://127.0.0.1:9000/lambda-url), and the demo
       page is served from the same origin (no CORS needed locally). With the local Twilio
@@ -9,14 +9,14 @@
 """
 
 import json
-import pathlib
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from flex_handoff_dev import ROOT
+from flex_handoff_dev.servers import Handler, serve
+
 DEMO = ROOT / "local" / "demo"
 STATIC = {
     "/": (DEMO / "index.html", "text/html; charset=utf-8"),
@@ -55,15 +55,6 @@ def forward(handler, url, body):
     handler.wfile.write(reply)
 
 
-class Quiet(BaseHTTPRequestHandler):
-    def log_message(self, fmt, *args):
-        sys.stderr.write("%s %s\n" % (self.__class__.__name__, fmt % args))
-
-    def body(self):
-        length = int(self.headers.get("content-length") or 0)
-        return self.rfile.read(length) if length else b""
-
-
 def gateway(port, functions_url):
     routes = {
         "/token": f"{functions_url}/generate-token/",
@@ -74,7 +65,9 @@ def gateway(port, functions_url):
 
     local_twilio = CONFIG.pop("twilioUrl", None) or None
 
-    class Gateway(Quiet):
+    class Gateway(Handler):
+        log_prefix = "gateway"
+
         def to_local_twilio(self):
             if not (local_twilio and self.path.startswith("/local-twilio/")):
                 return False
@@ -87,11 +80,11 @@ def gateway(port, functions_url):
                 return
             path = urllib.parse.urlsplit(self.path).path
             if path == "/config.json":
-                return self.reply(200, "application/json", json.dumps(CONFIG).encode())
+                return self.page(200, "application/json", json.dumps(CONFIG).encode())
             if path not in STATIC:
-                return self.reply(404, "text/plain", b"not found")
+                return self.page(404, "text/plain", b"not found")
             file, content_type = STATIC[path]
-            self.reply(200, content_type, file.read_bytes())
+            self.page(200, content_type, file.read_bytes())
 
         def do_POST(self):
             if self.to_local_twilio():
@@ -99,33 +92,18 @@ def gateway(port, functions_url):
             split = urllib.parse.urlsplit(self.path)
             target = routes.get(split.path)
             if target is None:
-                return self.reply(404, "application/json", b'{"error":{"code":"not_found","message":"no such route"}}')
+                return self.page(404, "application/json", b'{"error":{"code":"not_found","message":"no such route"}}')
             forward(self, target + (f"?{split.query}" if split.query else ""), self.body())
 
-        def reply(self, status, content_type, payload):
-            self.send_response(status)
-            self.send_header("content-type", content_type)
-            self.send_header("cache-control", "no-store")
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+        def page(self, status, content_type, payload):
+            self.reply(status, payload, {"content-type": content_type, "cache-control": "no-store"})
 
     serve(Gateway, port)
-
-
-def serve(handler, port):
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 CONFIG = {}
 
 if __name__ == "__main__":
-    role, port, *urls = sys.argv[1:]
-    assert role == "gateway", "usage: devserver.py gateway PORT FUNCTIONS_URL [CONFIG_JSON]"
+    port, *urls = sys.argv[1:]
     CONFIG.update(json.loads(urls[1]) if len(urls) > 1 else {})
     gateway(int(port), urls[0].rstrip("/"))

@@ -1,6 +1,6 @@
 """The load suite: real release binaries as separate processes (Lambda instances), each behind its
-own Runtime API emulator, against moto under one lock (local/moto_atomic.py) and a stateful
-Twilio stand-in. Every scenario asserts its outcome; figures come from the run.
+own Runtime API emulator (runtime_api), against moto under one lock (moto_atomic) and the
+project's Twilio model (twilio_model). Every scenario asserts its outcome; figures come from the run.
 
   --quick  the sizes `make test` runs (a minute or so)
   (none)   `make load`: the full sizes, written to tools/load/results.md and BENCHMARKS.md
@@ -14,29 +14,26 @@ Scenarios:
   faults           every create of every mode with its answer lost, the process killed after it,
                    Twilio 429/5xx/slower than the deadline, DynamoDB throttling and failing after
                    the claim and after Twilio opened the chat, Secrets Manager down at cold start:
-                   nothing lost, nothing duplicated, the next press works (tools/load/faults.py)
+                   nothing lost, nothing duplicated, the next press works (faults)
 
   --only <scenario>  runs one scenario (for working on it; results are not written)
 """
 
 import concurrent.futures
-import json
 import os
-import pathlib
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools/bench"))
-import bench  # noqa: E402  (the Runtime API emulator, events, signing)
-import boto3  # noqa: E402
+import boto3
 
-sys.path.insert(0, str(ROOT / "tools/load"))
-import faults  # noqa: E402
+from flex_handoff_dev import ROOT, faults
+from flex_handoff_dev.aws_local import create_table, start_moto
+from flex_handoff_dev.events import dev_env, guest_event, signed_close_event
+from flex_handoff_dev.runtime_api import Instance
+from flex_handoff_dev.servers import log
 
 QUICK = "--quick" in sys.argv
 ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
@@ -50,45 +47,6 @@ SIZES = {
     "close_duplicates": 10,
     "webhook_instances": 4,
 }
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
-class Instance:
-    """One Lambda instance: a release binary under its own Runtime API, one event at a time."""
-
-    def __init__(self, function, env, capture_output=False):
-        self.runtime = bench.RuntimeApi()
-        lambda_env = {"AWS_LAMBDA_RUNTIME_API": self.runtime.address(), "AWS_LAMBDA_FUNCTION_NAME": function,
-                      "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                      "PATH": os.environ["PATH"], "RUST_LOG": "warn"}
-        self.process = subprocess.Popen([str(bench.TARGET / "release" / function)], env={**env, **lambda_env},
-                                        stdout=subprocess.PIPE if capture_output else subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
-        self.lock = threading.Lock()
-
-    def invoke(self, payload):
-        """(status, body, latency in ms) of one event."""
-        with self.lock:
-            request_id = uuid.uuid4().hex
-            self.runtime.events.put((request_id, payload))
-            got, done, answer = self.runtime.responses.get(timeout=60)
-            assert got == request_id, (got, request_id)
-            response = json.loads(answer)
-            if "statusCode" not in response:
-                raise AssertionError(f"the function failed: {response}")
-            return response["statusCode"], json.loads(response["body"]), (done - self.runtime.served[request_id]) / 1e6
-
-    def cpu_ms(self):
-        fields = pathlib.Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
-
-    def stop(self):
-        self.process.kill()
-        self.process.wait()
-        self.runtime.close()
 
 
 class BusyCpu:
@@ -118,7 +76,7 @@ def many_customers(env, twilio, records):
     n, k = SIZES["customers"], SIZES["instances"]
     log(f"many customers: {n} presses from {n} customers across {k} instances...")
     instances = start_instances("create-channel", env, k)
-    presses = [bench.guest_event("channel-guest.json", f"guest-load-{uuid.uuid4()}") for _ in range(n)]
+    presses = [guest_event("channel-guest.json", f"guest-load-{uuid.uuid4()}") for _ in range(n)]
     before = twilio.chat_count()
     started = time.perf_counter()
     cpu_before = sum(i.cpu_ms() for i in instances)
@@ -150,7 +108,7 @@ def double_click(env, twilio):
         for round_ in range(r):
             instances = start_instances("create-channel", env, f)
             identity = f"guest-click-{uuid.uuid4()}"
-            press = bench.guest_event("channel-guest.json", identity)
+            press = guest_event("channel-guest.json", identity)
             with concurrent.futures.ThreadPoolExecutor(p) as pool:
                 answers = list(pool.map(lambda i: instances[i % f].invoke(press), range(p)))
             for instance in instances:
@@ -176,11 +134,11 @@ def duplicate_close(env, twilio, records):
     customers = [f"guest-close-{uuid.uuid4()}" for _ in range(c)]
     opened = {}
     for identity in customers:
-        status, body, _ = opener.invoke(bench.guest_event("channel-guest.json", identity))
+        status, body, _ = opener.invoke(guest_event("channel-guest.json", identity))
         assert status == 201, body
         opened[identity] = body["channelSid"]
     instances = start_instances("flex-webhook", env, w)
-    webhooks = [bench.signed_close_event(env, sid) for sid in opened.values() for _ in range(d)]
+    webhooks = [signed_close_event(env, sid) for sid in opened.values() for _ in range(d)]
     with concurrent.futures.ThreadPoolExecutor(w * 4) as pool:
         answers = list(pool.map(lambda pair: instances[pair[0] % w].invoke(pair[1]), enumerate(webhooks)))
     for instance in instances:
@@ -192,7 +150,7 @@ def duplicate_close(env, twilio, records):
     assert all(records(sid)["status"] == "closed" for sid in opened.values())
     reopened = 0
     for identity, sid in opened.items():
-        status, body, _ = opener.invoke(bench.guest_event("channel-guest.json", identity))
+        status, body, _ = opener.invoke(guest_event("channel-guest.json", identity))
         assert status == 201 and body["channelSid"] != sid, (status, body)
         reopened += 1
     opener.stop()
@@ -203,7 +161,7 @@ def report(figures):
     lines = [f"## Load ({'quick' if QUICK else 'full'} sizes, `make load`)", "",
              f"Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: release binaries as separate processes, each under",
              "its own Runtime API emulator, against moto under one lock and a stateful Twilio stand-in on",
-             "loopback (`tools/load/load.py`). Every row's outcome is asserted by the run.", "",
+             "loopback (`flex_handoff_dev.load`). Every row's outcome is asserted by the run.", "",
              "| scenario | size | outcome | throughput | p50 ms | p99 ms | CPU per press |", "|---|---|---|---|---|---|---|"]
     m = figures["many customers"]
     lines.append(f"| many customers | {m['presses']} presses, {m['instances']} instances | {m['chats']} chats, {m['records']} records, "
@@ -233,18 +191,14 @@ def report(figures):
 
 
 def main():
-    env = bench.dev_env()
-    port = bench.free_port()
-    moto_url = f"http://127.0.0.1:{port}"
+    env = dev_env()
     # FLEX_HANDOFF_PLAIN_MOTO=1: the control, plain moto without the lock.
-    server = ["moto_server"] if os.environ.get("FLEX_HANDOFF_PLAIN_MOTO") else [sys.executable, str(ROOT / "local/moto_atomic.py")]
-    moto = subprocess.Popen([*server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # The fault suite's stand-in (make dev's Twilio model) with no faults: the same state, one model.
+    moto_url, moto = start_moto()
+    # The fault suite's stand-in with no faults: the same model, one state.
     twilio = faults.StatefulTwilio()
     try:
-        bench.wait_for_moto(moto_url)
         table = "load-channels"
-        subprocess.run([sys.executable, str(ROOT / "local/create_table.py"), moto_url, table], check=True)
+        create_table(moto_url, table)
         dynamodb = boto3.client("dynamodb", endpoint_url=moto_url, region_name="us-east-1",
                                 aws_access_key_id="load", aws_secret_access_key="load")
 

@@ -1,298 +1,21 @@
-"""`make dev`'s Twilio: what this product asks of Twilio, kept in memory, in all three Flex modes.
+"""`make dev`'s Twilio: the one Twilio model (twilio_model) with every request checked by Prism
+first, serving Twilio's official OpenAPI spec for its path. A request Prism refuses is refused
+with Prism's reason and changes nothing; an accepted one is performed on the model, and its
+answer takes the spec's shape (Prism's example) with the model's values in it.
 
-  local_twilio.py PORT AUTH_TOKEN PRISM_FLEX_V1 PRISM_FLEX_V2 PRISM_CHAT_V2 PRISM_CONVERSATIONS_V1 PRISM_TASKROUTER_V1
-
-Every request is first replayed to Prism serving Twilio's official OpenAPI spec for its path; a
-request Prism refuses is refused with Prism's reason and changes nothing. An accepted one is
-performed on the model: web chats, legacy Flex channels (a Flex Flow with channel type web that
-exists, and Flex's reuse of an identity's open channel), conversations with participants and
-unique names, messages, webhooks, Interactions and their TaskRouter tasks. Answers take the
-spec's shape (Prism's example) with the model's values in it. When a chat ends, the webhooks
-registered on it are called as Twilio calls them, form-encoded and signed with AUTH_TOKEN over
-the registered URL (`X-Twilio-Signature`).
-
-The agent's side, under /local/ (not Twilio's API):
-  GET  /local/tasks                      every chat with its task, context and messages
-  POST /local/chats/{sid}/accept         the agent accepts the task
-  POST /local/chats/{sid}/messages       Body=...: the agent replies
-  POST /local/chats/{sid}/end            the agent ends the chat, as Flex does in its mode
-
-The customer ends a chat through Twilio's REST API (chat-graphql's endChat): a conversation's
-State=closed, an Interaction channel's Status=closed, a legacy channel's Attributes with
-status INACTIVE; each completes the chat's task.
+  python3 -m flex_handoff_dev.local_twilio PORT AUTH_TOKEN PRISM_FLEX_V1 PRISM_FLEX_V2 PRISM_CHAT_V2 PRISM_CONVERSATIONS_V1 PRISM_TASKROUTER_V1
 """
 
 import json
 import sys
-import threading
-import time
 import urllib.error
-import urllib.parse
 import urllib.request
-import uuid
-from http.server import BaseHTTPRequestHandler
 
-import devserver
-from twilio.request_validator import RequestValidator
+from flex_handoff_dev.twilio_model import TwilioServer, prism_form
 
 
-def new_sid(prefix):
-    return prefix + uuid.uuid4().hex
-
-
-def now_iso():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-class TwilioModel:
-    """The state, and each request's effect on it. Thread-safe; `perform` answers (status, body)."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.chats = {}  # sid -> chat
-        self.by_name = {}  # conversation unique name -> sid
-
-    # --- what the functions call ---------------------------------------------------------------
-
-    def perform(self, method, path, query, form):
-        parts = path.strip("/").split("/")
-        with self.lock:
-            if method == "GET":
-                return self.read(path, parts, query)
-            return self.write(path, parts, form)
-
-    def read(self, path, parts, query):
-        if parts[1:2] == ["Interactions"] and len(parts) == 5:
-            found = self.chat_of_interaction_channel(parts[4])
-            if found is None:
-                return not_found()
-            return 200, interaction_channel(parts[2], parts[4], found)
-        if "/FlexFlows/" in path:
-            return 200, {"sid": parts[-1], "channel_type": "web", "enabled": True}
-        if path.endswith("/ParticipantConversations"):
-            listed = [{"conversation_sid": sid, "conversation_state": chat["state"],
-                       "conversation_date_created": chat["created"], "participant_identity": chat["identity"]}
-                      for sid, chat in self.chats.items()
-                      if chat["identity"] == query.get("Identity") and chat["api"] == "conversations"]
-            return 200, {"conversations": listed, "meta": {"key": "conversations"}}
-        if path.endswith("/Messages"):
-            chat = self.chats.get(parts[-2])
-            if chat is None:
-                return not_found()
-            field = "author" if chat["api"] == "conversations" else "from"
-            return 200, {"messages": [{field: m["author"], "body": m["body"], "attributes": m["attributes"]} for m in chat["messages"]],
-                         "meta": {"key": "messages"}}
-        if path.endswith("/Tasks"):
-            wanted = query.get("EvaluateTaskAttributes", "")
-            tasks = [{"sid": chat["task"]["sid"], "attributes": json.dumps(chat["task"]["attributes"])}
-                     for chat in self.chats.values()
-                     if chat.get("task") and f'handoffId == "{chat["task"]["attributes"].get("handoffId")}"' == wanted]
-            return 200, {"tasks": tasks, "meta": {"key": "tasks"}}
-        if parts[-2:-1] == ["Channels"]:
-            chat = self.chats.get(parts[-1])
-            if chat is None or chat["api"] != "chat":
-                return not_found()
-            return 200, {"sid": parts[-1], "attributes": json.dumps(self.channel_attributes(chat)), "date_created": chat["created"]}
-        if "/Conversations/" in path:
-            key = urllib.parse.unquote(parts[-1])
-            sid = self.by_name.get(key, key)
-            chat = self.chats.get(sid)
-            if chat is None:
-                return not_found()
-            return 200, conversation(sid, chat)
-        return not_found()
-
-    def write(self, path, parts, form):
-        # The customer's "end my chat" (chat-graphql's endChat): updates of the chat itself, or
-        # of its Interaction channel. Updates made through the REST API fire no webhook: Twilio
-        # calls them only with X-Twilio-Webhook-Enabled, which the functions do not send.
-        if parts[1:2] == ["Interactions"] and len(parts) == 5:
-            chat = self.chat_of_interaction_channel(parts[4])
-            if chat is None:
-                return not_found()
-            if form.get("Status") == "closed":
-                # Flex closes the conversation with the channel; Routing closed completes the
-                # task, without it the task would be left wrapping.
-                chat["state"] = "closed"
-                routed = json.loads(form.get("Routing") or "{}").get("status")
-                chat["task"]["status"] = "completed" if routed == "closed" else "wrapping"
-            return 200, interaction_channel(parts[2], parts[4], chat)
-        if parts[-2:-1] in (["Conversations"], ["Channels"]) and parts[-1] in self.chats:
-            return self.update(parts[-1], self.chats[parts[-1]], form)
-        if path == "/v2/WebChats":
-            sid = self.open(form["Identity"], "conversations", "conversations", form.get("CustomerFriendlyName"),
-                            form.get("PreEngagementData"))
-            return 201, {"conversation_sid": sid, "identity": form["Identity"]}
-        if path == "/v1/Channels":
-            for sid, chat in self.chats.items():
-                if chat["identity"] == form["Identity"] and chat["mode"] == "chat" and chat["state"] == "active":
-                    return 201, {"sid": sid, "flex_flow_sid": form["FlexFlowSid"]}
-            sid = self.open(form["Identity"], "chat", "chat", form.get("ChatUserFriendlyName"), form.get("PreEngagementData"))
-            return 201, {"sid": sid, "flex_flow_sid": form["FlexFlowSid"]}
-        if path.endswith("/ConversationWithParticipants"):
-            name = form.get("UniqueName")
-            if name and name in self.by_name:
-                return 409, {"code": 50353, "message": "Conversation with provided unique name already exists", "status": 409}
-            identity = json.loads(form.get("Participant", "{}")).get("identity")
-            sid = self.open(identity, "interactions", "conversations", form.get("FriendlyName"), None)
-            chat = self.chats[sid]
-            chat["unique_name"] = name
-            chat["attributes"] = json.loads(form.get("Attributes") or "{}")
-            if name:
-                self.by_name[name] = sid
-            return 201, conversation(sid, chat)
-        if path == "/v1/Interactions":
-            sid = json.loads(form["Channel"])["properties"]["media_channel_sid"]
-            chat = self.chats.get(sid)
-            if chat is None:
-                return 400, {"code": 20001, "message": f"media_channel_sid {sid} is not a conversation", "status": 400}
-            routing = json.loads(form["Routing"])["properties"]
-            chat["customer"] = routing["attributes"].get("customerName", chat["customer"])
-            interaction, channel = new_sid("KD"), new_sid("UO")
-            chat["task"] = {"sid": new_sid("WT"), "status": "pending",
-                            "attributes": {**routing["attributes"], "conversationSid": sid,
-                                           "flexInteractionSid": interaction, "flexInteractionChannelSid": channel}}
-            return 201, {"sid": interaction, "channel": {"type": "web", "sid": channel}}
-        chat = self.chats.get(parts[-2])
-        if chat is None:
-            return not_found()
-        if path.endswith("/Messages"):
-            author = form.get("Author") or form.get("From") or chat["identity"]
-            return 201, self.add_message(chat, author, form.get("Body", ""), form.get("Attributes") or "{}")
-        if path.endswith("/Webhooks"):
-            chat["webhooks"].append({"url": form["Configuration.Url"], "filters": form.get("_filters", [])})
-            return 201, {"sid": new_sid("WH"), "target": "webhook"}
-        return not_found()
-
-    def chat_of_interaction_channel(self, channel_sid):
-        """The chat whose Interaction has this channel (`UO…`)."""
-        for chat in self.chats.values():
-            if chat.get("task") and chat["task"]["attributes"].get("flexInteractionChannelSid") == channel_sid:
-                return chat
-        return None
-
-    def update(self, sid, chat, form):
-        """A chat's own update: a conversation's `State`, a legacy channel's `Attributes` (Flex
-        reads `status: INACTIVE` there as ended)."""
-        if chat["api"] == "conversations":
-            state = form.get("State")
-            if state:
-                if chat["state"] == "closed" and state != "closed":
-                    return 400, {"code": 50446, "message": "A closed conversation cannot be reopened", "status": 400}
-                chat["state"] = state
-                if state == "closed" and chat["task"]:
-                    chat["task"]["status"] = "completed"
-            return 200, conversation(sid, chat)
-        if "Attributes" in form:
-            attributes = json.loads(form["Attributes"] or "{}")
-            chat["channel_attributes"] = attributes
-            if str(attributes.get("status", "")).upper() == "INACTIVE":
-                chat["state"] = "inactive"
-                if chat["task"]:
-                    chat["task"]["status"] = "completed"
-        return 200, {"sid": sid, "attributes": json.dumps(self.channel_attributes(chat))}
-
-    def channel_attributes(self, chat):
-        return {**chat.get("channel_attributes", {}), "status": "ACTIVE" if chat["state"] == "active" else "INACTIVE"}
-
-    def open(self, identity, mode, api, customer, pre_engagement):
-        sid = new_sid("CH")
-        attributes = json.loads(pre_engagement) if pre_engagement else {}
-        self.chats[sid] = {"identity": identity, "mode": mode, "api": api, "customer": customer or identity,
-                           "state": "active", "created": now_iso(), "messages": [], "webhooks": [],
-                           "unique_name": None, "attributes": {}, "accepted": False,
-                           # Flex's own orchestration makes the task in these two modes.
-                           "task": None if mode == "interactions" else
-                           {"sid": new_sid("WT"), "status": "pending", "attributes": {"pre_engagement_data": attributes}}}
-        return sid
-
-    def add_message(self, chat, author, body, attributes):
-        message = {"sid": new_sid("IM"), "author": author, "body": body, "attributes": attributes,
-                   "index": len(chat["messages"]), "date_created": now_iso()}
-        chat["messages"].append(message)
-        return message
-
-    # --- the agent's side ----------------------------------------------------------------------
-
-    def tasks(self):
-        with self.lock:
-            return [{"channelSid": sid, "mode": chat["mode"], "customer": chat["customer"], "identity": chat["identity"],
-                     "state": chat["state"], "accepted": chat["accepted"],
-                     "task": chat["task"], "conversationAttributes": chat["attributes"], "messages": chat["messages"]}
-                    for sid, chat in self.chats.items()]
-
-    def accept(self, sid):
-        with self.lock:
-            chat = self.chats[sid]
-            chat["accepted"] = True
-            if chat["task"]:
-                chat["task"]["status"] = "assigned"
-
-    def agent_message(self, sid, body):
-        with self.lock:
-            return self.add_message(self.chats[sid], "agent", body, "{}")
-
-    def end(self, sid):
-        """Ends the chat as Flex does when the agent completes the task: a conversation is
-        closed (`onConversationStateUpdated`), a legacy channel marked INACTIVE
-        (`onChannelUpdated`). Answers the webhook calls to make: [(url, params)]."""
-        with self.lock:
-            chat = self.chats[sid]
-            if chat["state"] != "active":
-                return []
-            chat["state"] = "closed" if chat["api"] == "conversations" else "inactive"
-            if chat["task"]:
-                chat["task"]["status"] = "completed"
-            if chat["api"] == "conversations":
-                event = "onConversationStateUpdated"
-                params = {"EventType": event, "ConversationSid": sid, "StateFrom": "active", "StateTo": "closed",
-                          "Source": "API"}
-            else:
-                event = "onChannelUpdated"
-                params = {"EventType": event, "ChannelSid": sid, "Attributes": json.dumps({"status": "INACTIVE"}),
-                          "Source": "API"}
-            return [(hook["url"], params) for hook in chat["webhooks"] if not hook["filters"] or event in hook["filters"]]
-
-
-def conversation(sid, chat):
-    return {"sid": sid, "unique_name": chat["unique_name"], "state": chat["state"],
-            "attributes": json.dumps(chat["attributes"]), "date_created": chat["created"]}
-
-
-def interaction_channel(interaction_sid, channel_sid, chat):
-    return {"sid": channel_sid, "interaction_sid": interaction_sid, "type": "web",
-            "status": "closed" if chat["state"] == "closed" else "open"}
-
-
-def not_found():
-    return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
-
-
-def form_of(pairs):
-    """A form's fields as the model reads them: the last value of each key, and the repeated
-    `Configuration.Filters` as the list `_filters`."""
-    form = dict(pairs)
-    form["_filters"] = [value for key, value in pairs if key == "Configuration.Filters"]
-    return form
-
-
-def prism_form(pairs):
-    """Twilio takes lists as repeated keys; Prism reads an array only when indexed."""
-    counts = {}
-    for key, _ in pairs:
-        counts[key] = counts.get(key, 0) + 1
-    seen, spelled = {}, []
-    for key, value in pairs:
-        if counts[key] > 1 or key == "Participant":
-            spelled.append((f"{key}[{seen.get(key, 0)}]", value))
-            seen[key] = seen.get(key, 0) + 1
-        else:
-            spelled.append((key, value))
-    return urllib.parse.urlencode(spelled).encode()
-
-
-def run(port, auth_token, prisms):
-    model = TwilioModel()
+def prism_check(prisms):
+    """The `check` of TwilioServer: each request replayed to the Prism of its spec."""
     flex_v1, flex_v2, chat_v2, conversations_v1, taskrouter_v1 = prisms
 
     def prism_for(path):
@@ -306,90 +29,30 @@ def run(port, auth_token, prisms):
             return chat_v2
         return conversations_v1
 
-    # Signed as Twilio signs, by Twilio's own library (pinned in tools/requirements.txt).
-    signer = RequestValidator(auth_token)
+    def check(method, path, query, pairs, authorization):
+        url = prism_for(path) + path + (f"?{query}" if query else "")
+        request = urllib.request.Request(url, data=prism_form(pairs) if method == "POST" else None, method=method,
+                                         headers={"content-type": "application/x-www-form-urlencoded",
+                                                  "authorization": authorization})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return None, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            if error.code in (400, 401, 404, 405, 422):
+                detail = error.read().decode(errors="replace")
+                return (error.code, {"code": 20001, "status": error.code,
+                                     "message": f"refused by Twilio's OpenAPI spec (Prism): {detail[:600]}"}), {}
+            return None, {}
 
-    def call_webhooks(calls):
-        for url, params in calls:
-            body = urllib.parse.urlencode(params).encode()
-            request = urllib.request.Request(url, data=body, method="POST", headers={
-                "content-type": "application/x-www-form-urlencoded",
-                "x-twilio-signature": signer.compute_signature(url, params),
-                "i-twilio-idempotency-token": uuid.uuid4().hex})
-            try:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    print(f"webhook {url}: {response.status}", file=sys.stderr, flush=True)
-            except (urllib.error.URLError, OSError) as error:
-                print(f"webhook {url}: {error}", file=sys.stderr, flush=True)
+    return check
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, fmt, *args):
-            sys.stderr.write("twilio %s\n" % (fmt % args))
 
-        def reply(self, status, body):
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def request_parts(self):
-            url = urllib.parse.urlsplit(self.path)
-            length = int(self.headers.get("content-length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            return url.path, url.query, urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True)
-
-        def do_GET(self):
-            path, query, _ = self.request_parts()
-            if path == "/local/tasks":
-                return self.reply(200, {"tasks": model.tasks()})
-            self.twilio("GET", path, query, [])
-
-        def do_POST(self):
-            path, query, pairs = self.request_parts()
-            if path.startswith("/local/chats/"):
-                return self.agent(path, dict(pairs))
-            self.twilio("POST", path, query, pairs)
-
-        def agent(self, path, form):
-            _, _, sid, action = path.strip("/").split("/")
-            if sid not in model.chats:
-                return self.reply(404, {"error": {"code": "not_found", "message": f"no chat {sid}"}})
-            if action == "accept":
-                model.accept(sid)
-                return self.reply(200, {"accepted": sid})
-            if action == "messages":
-                return self.reply(201, model.agent_message(sid, form.get("Body", "")))
-            if action == "end":
-                calls = model.end(sid)
-                call_webhooks(calls)
-                return self.reply(200, {"ended": sid, "webhooks": len(calls)})
-            return self.reply(404, {"error": {"code": "not_found", "message": f"no action {action}"}})
-
-        def twilio(self, method, path, query, pairs):
-            # Prism first: a request off Twilio's spec is refused with its reason, before any effect.
-            url = prism_for(path) + path + (f"?{query}" if query else "")
-            request = urllib.request.Request(url, data=prism_form(pairs) if method == "POST" else None, method=method,
-                                             headers={"content-type": "application/x-www-form-urlencoded",
-                                                      "authorization": self.headers.get("authorization", "")})
-            try:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    example = json.loads(response.read() or b"{}")
-            except urllib.error.HTTPError as error:
-                if error.code in (400, 401, 404, 405, 422):
-                    detail = error.read().decode(errors="replace")
-                    return self.reply(error.code, {"code": 20001, "status": error.code,
-                                                   "message": f"refused by Twilio's OpenAPI spec (Prism): {detail[:600]}"})
-                example = {}
-            status, body = model.perform(method, path, dict(urllib.parse.parse_qsl(query)), form_of(pairs))
-            if 200 <= status < 300 and isinstance(example, dict):
-                body = {**example, **body}
-            self.reply(status, body)
-
-    devserver.serve(Handler, port)
+def main():
+    port, auth_token, *prisms = sys.argv[1:]
+    server = TwilioServer(port=int(port), check=prism_check([p.rstrip("/") for p in prisms]),
+                          auth_token=auth_token, log_prefix="twilio")
+    server.serve_forever()
 
 
 if __name__ == "__main__":
-    port, auth_token, *prisms = sys.argv[1:]
-    run(int(port), auth_token, [p.rstrip("/") for p in prisms])
+    main()

@@ -20,7 +20,11 @@ and changes nothing, while moto evaluates it again, so a retry after a lost answ
 timeout while moto was busy) failed its own condition and our activation read as refused. The
 launcher remembers the committed tokens and answers their repeats as DynamoDB does.
 
-Usage: moto_atomic.py -H 127.0.0.1 -p PORT (the options of moto_server that we use).
+These patches reach into moto's internals; `PATCHED` names each, and
+tools/tests/test_moto_atomic.py fails when a moto upgrade changes one of them.
+
+Usage: python3 -m flex_handoff_dev.moto_atomic -H 127.0.0.1 -p PORT (the options of moto_server
+that we use).
 """
 
 import argparse
@@ -87,11 +91,28 @@ def _idempotent(original):
     return transact_write_items
 
 
-DynamoHandler.transact_write_items = _idempotent(DynamoHandler.transact_write_items)
-dynamodb_models.copy = _TablesNotCopied()
-dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items(
-    dynamodb_models.DynamoDBBackend.transact_write_items
-)
+# What the patches replace or rely on, for the test that moto still has them as they were.
+PATCHED = {
+    "moto.dynamodb.responses.DynamoHandler.transact_write_items": "replaced: answers repeated tokens",
+    "moto.dynamodb.models.copy": "replaced: tables are not deep-copied",
+    "moto.dynamodb.models.DynamoDBBackend.transact_write_items": "replaced: saves and restores touched items",
+    "moto.dynamodb.models.DynamoDBBackend.get_item": "called (table name, key)",
+    "moto.dynamodb.models.DynamoDBBackend.put_item": "called (table name, item attributes)",
+    "moto.dynamodb.models.DynamoDBBackend.delete_item": "called (table name, key)",
+    "moto.dynamodb.models.table.Table.hash_key_attr": "read",
+}
+
+
+def patch():
+    """Applies the patches, once."""
+    if getattr(DynamoHandler.transact_write_items, "flex_handoff_patched", False):
+        return
+    DynamoHandler.transact_write_items = _idempotent(DynamoHandler.transact_write_items)
+    dynamodb_models.copy = _TablesNotCopied()
+    dynamodb_models.DynamoDBBackend.transact_write_items = _transact_write_items(
+        dynamodb_models.DynamoDBBackend.transact_write_items
+    )
+    DynamoHandler.transact_write_items.flex_handoff_patched = True
 
 
 def serialized(app):
@@ -117,6 +138,7 @@ def main():
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args()
+    patch()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(args.host, args.port, serialized(app), threaded=True, request_handler=MotoRequestHandler)
 

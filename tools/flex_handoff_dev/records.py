@@ -2,7 +2,7 @@
 one, its chat record (or the record of CHANNEL_SID when given). For the smoke script and the
 browser test.
 
-Usage: records.py ENDPOINT_URL TABLE IDENTITY [CHANNEL_SID]
+Usage: python3 -m flex_handoff_dev.records ENDPOINT_URL TABLE IDENTITY [CHANNEL_SID]
 """
 
 import json
@@ -10,7 +10,7 @@ import sys
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from create_table import local_dynamodb
+from flex_handoff_dev.create_table import local_dynamodb
 
 
 def main(endpoint, table, identity, channel_sid=None):

@@ -1,17 +1,17 @@
 """Twilio's own Python library, driven by the Rust cross-check tests.
 
 Usage:
-  twilio_helper.py mint ACCOUNT_SID API_KEY_SID API_KEY_SECRET SERVICE_SID IDENTITY TTL
+  python3 -m flex_handoff_dev.twilio_helper mint ACCOUNT_SID API_KEY_SID API_KEY_SECRET SERVICE_SID IDENTITY TTL
       prints an Access Token with a ChatGrant, as twilio.jwt.access_token mints it
-  twilio_helper.py decode API_KEY_SECRET JWT
+  python3 -m flex_handoff_dev.twilio_helper decode API_KEY_SECRET JWT
       prints {"headers": ..., "payload": ...} as twilio.jwt.Jwt.from_jwt decodes and verifies it,
       or exits 1 with the library's error on stderr
-  twilio_helper.py sign AUTH_TOKEN URL PARAMS_JSON
+  python3 -m flex_handoff_dev.twilio_helper sign AUTH_TOKEN URL PARAMS_JSON
       prints X-Twilio-Signature for a form POST; PARAMS_JSON is a list of [key, value] pairs
       (a key may repeat), as RequestValidator.compute_signature computes it
-  twilio_helper.py sign-json AUTH_TOKEN URL BODY
+  python3 -m flex_handoff_dev.twilio_helper sign-json AUTH_TOKEN URL BODY
       prints {"url": URL with bodySHA256, "signature": ...} for a JSON POST
-  twilio_helper.py validate AUTH_TOKEN URL PARAMS_JSON SIGNATURE
+  python3 -m flex_handoff_dev.twilio_helper validate AUTH_TOKEN URL PARAMS_JSON SIGNATURE
       prints true or false: RequestValidator.validate's verdict
 """
 

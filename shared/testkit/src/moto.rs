@@ -6,7 +6,6 @@ use std::time::Duration;
 use flex_handoff::aws::LambdaEnvironment;
 use flex_handoff::store::{ActiveChat, ChannelStore};
 
-use crate::env::workspace_root;
 use crate::process::spawn_server;
 
 /// moto (DynamoDB, Secrets Manager, …) on a free loopback port, stopped on drop, served by
@@ -20,7 +19,6 @@ pub struct MotoServer {
 
 impl MotoServer {
     pub fn start() -> Self {
-        let launcher = workspace_root().join("local/moto_atomic.py");
         // The control: FLEX_HANDOFF_PLAIN_MOTO=1 runs a test against moto without the lock.
         let plain = std::env::var_os("FLEX_HANDOFF_PLAIN_MOTO").is_some();
         let (child, endpoint) = spawn_server("moto", Duration::from_secs(30), |port| {
@@ -28,7 +26,7 @@ impl MotoServer {
                 Command::new("moto_server")
             } else {
                 let mut command = Command::new("python3");
-                command.arg(&launcher);
+                command.args(["-m", "flex_handoff_dev.moto_atomic"]);
                 command
             };
             command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
@@ -58,15 +56,14 @@ impl MotoServer {
     }
 
     /// Creates a channels table with a fresh name from template.yaml's schema
-    /// (`local/create_table.py`, so the schema has one source) and returns its name.
+    /// (`flex_handoff_dev.create_table`, so the schema has one source) and returns its name.
     pub fn create_channels_table(&self) -> String {
         let name = format!("channels-{}", uuid::Uuid::new_v4().simple());
         let status = Command::new("python3")
-            .arg(workspace_root().join("local/create_table.py"))
-            .args([&self.endpoint, &name])
+            .args(["-m", "flex_handoff_dev.create_table", &self.endpoint, &name])
             .status()
-            .expect("python3 runs local/create_table.py");
-        assert!(status.success(), "create_table.py failed");
+            .expect("python3 runs flex_handoff_dev.create_table");
+        assert!(status.success(), "create_table failed");
         name
     }
 

@@ -1,9 +1,10 @@
-//! A function binary run the way Lambda runs it, under a fake Runtime API.
+//! A function binary run the way Lambda runs it, under the project's one Runtime API emulator
+//! (`python3 -m flex_handoff_dev.runtime_api run`, which `make bench` and the load suite use too).
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::process::{Command, Stdio};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// What a Lambda binary did under [`run_lambda_binary`].
 pub struct LambdaRun {
@@ -11,13 +12,13 @@ pub struct LambdaRun {
     pub responses: Vec<Value>,
     /// Everything it wrote to stdout and stderr.
     pub output: String,
-    /// Set when the process ended by itself (for example a failed cold start).
+    /// Set when the process ended by itself (for example a failed cold start); -1 for a signal.
     pub exit_code: Option<i32>,
 }
 
-/// Runs a function binary the way Lambda does: a (fake) Runtime API hands it `events` one by one
-/// and collects its responses; then the process is stopped. `env` is its whole environment
-/// besides the runtime's own variables.
+/// Runs a function binary the way Lambda does: the Runtime API hands it `events` one by one and
+/// collects its responses; then the process is stopped. `env` is its whole environment besides
+/// the runtime's own variables.
 pub async fn run_lambda_binary(
     binary: &str,
     env: &[(String, String)],
@@ -26,123 +27,54 @@ pub async fn run_lambda_binary(
     run_lambda_command(Command::new(binary), env, events).await
 }
 
-/// [`run_lambda_binary`] for a prepared command, e.g. a `bootstrap` under an emulator.
+/// [`run_lambda_binary`] for a prepared command (its program and arguments), e.g. a `bootstrap`
+/// under an emulator. Only `env` reaches the process, as in [`run_lambda_binary`].
 pub async fn run_lambda_command(
-    mut command: Command,
+    command: Command,
     env: &[(String, String)],
     events: &[String],
 ) -> LambdaRun {
-    use wiremock::matchers::{method, path, path_regex};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-
-    let runtime = MockServer::start().await;
-    let deadline_ms = (flex_handoff::unix_now() + 300) * 1000;
-    for (index, event) in events.iter().enumerate() {
-        Mock::given(method("GET"))
-            .and(path("/2018-06-01/runtime/invocation/next"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .insert_header(
-                        "lambda-runtime-aws-request-id",
-                        format!("invocation-{index}").as_str(),
-                    )
-                    .insert_header(
-                        "lambda-runtime-deadline-ms",
-                        deadline_ms.to_string().as_str(),
-                    )
-                    .insert_header(
-                        "lambda-runtime-invoked-function-arn",
-                        "arn:aws:lambda:us-east-1:123456789012:function:test",
-                    )
-                    .set_body_raw(event.clone(), "application/json"),
-            )
-            .up_to_n_times(1)
-            .with_priority(1)
-            .mount(&runtime)
-            .await;
-    }
-    // After the last event the runtime long-polls, as it would in Lambda, until it is stopped.
-    Mock::given(method("GET"))
-        .and(path("/2018-06-01/runtime/invocation/next"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(600)))
-        .with_priority(2)
-        .mount(&runtime)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(
-            r"^/2018-06-01/runtime/invocation/[^/]+/response$",
-        ))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&runtime)
-        .await;
-
-    let log_path = std::env::temp_dir().join(format!("lambda-run-{}.log", uuid::Uuid::new_v4()));
-    let log = std::fs::File::create(&log_path).expect("temp log file");
-    let mut child = command
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("AWS_LAMBDA_RUNTIME_API", runtime.address().to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "test")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .stdout(log.try_clone().expect("log handle"))
-        .stderr(log)
-        .spawn()
-        .expect("the function binary starts");
-
-    let give_up = Instant::now() + Duration::from_secs(60);
-    let mut exit_code = None;
-    loop {
-        let posted = runtime
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|request| request.method == wiremock::http::Method::POST)
-            .count();
-        if posted >= events.len() {
-            break;
-        }
-        if let Some(status) = child.try_wait().expect("child status") {
-            exit_code = Some(status.code().unwrap_or(-1));
-            break;
-        }
-        assert!(
-            Instant::now() < give_up,
-            "the function did not answer within 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-
-    let mut posted: Vec<(usize, Value)> = runtime
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|request| request.method == wiremock::http::Method::POST)
-        .map(|request| {
-            let index = request
-                .url
-                .path()
-                .trim_start_matches("/2018-06-01/runtime/invocation/invocation-")
-                .trim_end_matches("/response")
-                .parse()
-                .expect("our request ids");
-            (
-                index,
-                serde_json::from_slice(&request.body).expect("JSON response"),
-            )
-        })
+    let mut argv = vec![command.get_program().to_string_lossy().into_owned()];
+    argv.extend(
+        command
+            .get_args()
+            .map(|arg| arg.to_string_lossy().into_owned()),
+    );
+    let env: serde_json::Map<String, Value> = env
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
-    posted.sort_by_key(|(index, _)| *index);
-    let output = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let _ = std::fs::remove_file(&log_path);
+    let job = json!({ "command": argv, "env": env, "events": events }).to_string();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut emulator = Command::new("python3")
+            .args(["-m", "flex_handoff_dev.runtime_api", "run"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs flex_handoff_dev.runtime_api (make tools installs it)");
+        emulator
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(job.as_bytes())
+            .expect("the job reaches the emulator");
+        emulator.wait_with_output().expect("the emulator ends")
+    })
+    .await
+    .expect("the emulator's thread");
+    assert!(
+        answer.status.success(),
+        "the Runtime API emulator failed: {}",
+        String::from_utf8_lossy(&answer.stdout)
+    );
+    let run: Value = serde_json::from_slice(&answer.stdout).expect("the emulator's JSON");
     LambdaRun {
-        responses: posted.into_iter().map(|(_, response)| response).collect(),
-        output,
-        exit_code,
+        responses: run["responses"].as_array().cloned().unwrap_or_default(),
+        output: run["output"].as_str().unwrap_or_default().to_owned(),
+        exit_code: run["exit_code"]
+            .as_i64()
+            .map(|code| i32::try_from(code).ok().filter(|c| *c >= 0).unwrap_or(-1)),
     }
 }
 

@@ -47,7 +47,7 @@ impl Drop for PrismServer {
     }
 }
 
-/// `local/local_twilio.py`, `make dev`'s stateful Twilio, in front of Prism mocks of the five specs
+/// `flex_handoff_dev.local_twilio`, `make dev`'s stateful Twilio, in front of Prism mocks of the five specs
 /// this product calls. Stopped on drop.
 pub struct LocalTwilio {
     child: Child,
@@ -67,10 +67,12 @@ impl LocalTwilio {
         .into_iter()
         .map(PrismServer::start)
         .collect();
-        let script = workspace_root().join("local/local_twilio.py");
         let (child, endpoint) = spawn_server("local Twilio", Duration::from_secs(30), |port| {
             let mut command = Command::new("python3");
-            command.arg(&script).arg(port.to_string()).arg(auth_token);
+            command
+                .args(["-m", "flex_handoff_dev.local_twilio"])
+                .arg(port.to_string())
+                .arg(auth_token);
             command.args(prisms.iter().map(|prism| prism.endpoint.as_str()));
             command
         });
@@ -322,13 +324,12 @@ impl TwilioStandIns {
     }
 }
 
-/// Runs `shared/testkit/twilio_helper.py` (Twilio's own Python library) and returns its
+/// Runs `flex_handoff_dev.twilio_helper` (Twilio's own Python library) and returns its
 /// trimmed stdout; `Err` carries stderr when it exits non-zero. `python3` on PATH must have the
 /// pinned `twilio` package: `make test` puts `.venv/bin` first.
 pub fn twilio_helper(args: &[&str]) -> Result<String, String> {
-    let script = workspace_root().join("shared/testkit/twilio_helper.py");
     let output = Command::new("python3")
-        .arg(script)
+        .args(["-m", "flex_handoff_dev.twilio_helper"])
         .args(args)
         .output()
         .expect("python3 runs (use `make test`, which installs the pinned twilio library)");
