@@ -82,17 +82,19 @@ class Run:
 
 def instructions_to_first_next(command, env):
     """Instructions a target executes from process start until it asks for its first event:
-    callgrind counts them, deterministically, with the Runtime API's port closed, so the
-    process runs its init, asks once, is refused and exits (the refusal and exit are the same
-    few instructions for every target, the floor included)."""
+    callgrind counts them, deterministically, and dumps its count just before the process's
+    first `connect`, which is the Runtime API's `next` (no function connects anywhere during
+    its init here: credentials come from the environment). The port is closed, so the process
+    then exits; what it does after the dump is not counted."""
     with tempfile.TemporaryDirectory() as work:
         out = pathlib.Path(work) / "callgrind.out"
         lambda_env = {"AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{free_port()}", "AWS_LAMBDA_FUNCTION_NAME": "bench",
                       "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
                       "PATH": os.environ["PATH"], "RUST_LOG": "error"}
-        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command],
+        subprocess.run(["valgrind", "--tool=callgrind", "--dump-before=connect", f"--callgrind-out-file={out}", *command],
                        env={**env, **lambda_env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
-        totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
+        # Part 1 is everything before the first connect.
+        totals = re.search(r"^summary: (\d+)", (out.parent / f"{out.name}.1").read_text(), re.MULTILINE)
         return int(totals.group(1))
 
 
@@ -342,7 +344,9 @@ def measure(env, moto_url):
         warm[name] = Run(command, target_env, first(), make)
 
     log("instructions to the first next (callgrind)...")
-    instructions = {name: instructions_to_first_next(*targets[name][:2]) for name in [FLOOR, *FUNCTIONS]}
+    # Every target with create-channel's environment, so the counts differ by the binaries alone.
+    same_env = targets["create-channel"][1]
+    instructions = {name: instructions_to_first_next(targets[name][0], same_env) for name in [FLOOR, *FUNCTIONS]}
 
     log("round trips per request...")
     identity = f"guest-{uuid.uuid4()}"
@@ -422,9 +426,10 @@ def report(cold, warm, trips, instructions, handoff, arch, arch_note, sizes, hot
         f"  {RUNS} rounds. The floor is a hello-world `lambda_http` binary with the same profile",
         "  (`shared/examples/hello_floor.rs`); the Node.js reference loads Twilio's `twilio` helper library and",
         "  mints a chat token per event (`tools/bench/node-reference.js`), as the public Node backends do.",
-        "- **Instructions to the first `next`**: each binary under `valgrind --tool=callgrind` with the Runtime API's",
-        "  port closed: init, one refused request for an event, exit. Deterministic (the same count run after run,",
-        "  whatever else the machine does), unlike the timings; the figure to compare changes by.",
+        "- **Instructions to the first `next`**: each binary under `valgrind --tool=callgrind --dump-before=connect`,",
+        "  counted from process start to its first `connect`, the Runtime API's `next`, all with create-channel's",
+        "  environment. Deterministic (the same count run after run, whatever else the machine does), unlike the",
+        "  timings: the figure to compare changes by.",
         "- **First invocation**: from the emulator handing out the first event to the function's response. Local",
         "  servers stand in for AWS and Twilio: moto for DynamoDB and Secrets Manager (each behind a counting proxy;",
         "  the Secrets Manager proxy also times the one GetSecretValue call, from its arrival to the answer, which the",
