@@ -33,11 +33,14 @@ config_reading() {
   grep -q "^db-path = \"$db_path\"$" "$config" || { echo "deny.sh: deny.toml has no [advisories] table"; exit 1; }
 }
 
-# Unpacks the snapshot into $1/$DB_FOLDER.
-unpack_snapshot() {
-  mkdir -p "$1/$DB_FOLDER"
-  tar xzf "$RUSTSEC_SNAPSHOT" -C "$1/$DB_FOLDER" --strip-components=1
-  test -d "$1/$DB_FOLDER/crates" || { echo "deny.sh: $RUSTSEC_SNAPSHOT holds no RustSec database (no crates/)"; exit 1; }
+# The snapshot unpacked into a fresh db-path, $work/dbs, and $work/deny.toml reading it.
+use_snapshot() {
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  mkdir -p "$work/dbs/$DB_FOLDER"
+  tar xzf "$RUSTSEC_SNAPSHOT" -C "$work/dbs/$DB_FOLDER" --strip-components=1
+  test -d "$work/dbs/$DB_FOLDER/crates" || { echo "deny.sh: $RUSTSEC_SNAPSHOT holds no RustSec database (no crates/)"; exit 1; }
+  config_reading "$work/dbs" "$work/deny.toml"
 }
 
 # Every crate of every platform's graph, so the checks below can run --offline.
@@ -45,10 +48,7 @@ cargo fetch --locked --quiet
 
 if [ "${1:-}" = --prove-offline ]; then
   [ -f "${RUSTSEC_SNAPSHOT:-}" ] || { echo "deny.sh --prove-offline: set RUSTSEC_SNAPSHOT to a snapshot tarball"; exit 1; }
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
-  unpack_snapshot "$work/dbs"
-  config_reading "$work/dbs" "$work/deny.toml"
+  use_snapshot
   echo "offline proof: snapshot $(describe "$work/dbs/$DB_FOLDER"), in an empty db-path"
   cargo deny --config "$work/deny.toml" --offline --locked check advisories
   # An advisory against itoa, which the graph has: the same offline path must now fail.
@@ -89,10 +89,7 @@ elif [ -d "$db_root/$DB_FOLDER/crates" ]; then
   echo "advisories: the RustSec database could not be fetched; using the copy in $db_root, $(describe "$db_root/$DB_FOLDER")"
   cargo deny --offline --locked check advisories
 elif [ -f "${RUSTSEC_SNAPSHOT:-}" ]; then
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
-  unpack_snapshot "$work/dbs"
-  config_reading "$work/dbs" "$work/deny.toml"
+  use_snapshot
   echo "advisories: the RustSec database could not be fetched and none is in $db_root; using the snapshot $RUSTSEC_SNAPSHOT, $(describe "$work/dbs/$DB_FOLDER")"
   cargo deny --config "$work/deny.toml" --offline --locked check advisories
 else
