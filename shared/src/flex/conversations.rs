@@ -7,11 +7,12 @@
 //! - **End events**: the conversation's state turned `closed` (Flex closes it once the agent
 //!   wraps up), or the conversation removed.
 //! - **Ended by the customer**: the conversation's `State` set to `closed`.
+//! - **Still live?** The conversation read: `closed`, or gone, is ended.
 
 use serde_json::Value;
 
 use super::steps::{Opening, TwilioChats, chat_name, sid_in};
-use super::{ChatRef, Condition, EndEvent, OpenedChat};
+use super::{ChatRef, Condition, EndEvent, Liveness, OpenedChat};
 use crate::config::ConfigError;
 use crate::config::env::{Env, required_sid};
 use crate::context::task;
@@ -141,11 +142,33 @@ pub(super) async fn close_conversation(chats: &TwilioChats, sid: &str) -> Result
             ("close conversation", "fetch conversation"),
             &url,
             &[("State", "closed")],
-            |read: &Result<Value, TwilioError>| match read {
-                Ok(conversation) => conversation["state"] == "closed",
-                // Removed: ended as surely as closed (`onConversationRemoved` reads so).
-                Err(error) => error.is_not_found(),
-            },
+            conversation_ended,
         )
         .await
+}
+
+pub(super) async fn liveness(
+    chats: &TwilioChats,
+    chat: &ChatRef<'_>,
+) -> Result<Liveness, TwilioError> {
+    conversation_liveness(chats, chat.channel_sid).await
+}
+
+/// Whether the conversation is still open, in one read.
+pub(super) async fn conversation_liveness(
+    chats: &TwilioChats,
+    sid: &str,
+) -> Result<Liveness, TwilioError> {
+    let url = chats.chat_url(super::ChatApi::Conversations, sid);
+    chats
+        .read_liveness("fetch conversation", &url, conversation_ended)
+        .await
+}
+
+/// A conversation read as ended: `closed`, or removed (`onConversationRemoved` reads so).
+fn conversation_ended(read: &Result<Value, TwilioError>) -> bool {
+    match read {
+        Ok(conversation) => conversation["state"] == "closed",
+        Err(error) => error.is_not_found(),
+    }
 }

@@ -12,12 +12,13 @@
 //! - **Ended by the customer**: the Interaction channel `closed` with
 //!   `Routing={"status":"closed"}`, which completes its task (without it Flex leaves the task
 //!   wrapping), then the conversation closed.
+//! - **Still live?** Its conversation read: Flex closes it when the agent completes the task.
 
 use serde_json::{Map, Value, json};
 
-use super::conversations::close_conversation;
+use super::conversations::{close_conversation, conversation_liveness};
 use super::steps::{Opening, TwilioChats, chat_name, sid_in};
-use super::{ChatApi, ChatRef, InteractionSids, NewChat, OpenedChat};
+use super::{ChatApi, ChatRef, InteractionSids, Liveness, NewChat, OpenedChat};
 use crate::config::ConfigError;
 use crate::config::env::{Env, number, required_sid};
 use crate::context::task;
@@ -316,6 +317,13 @@ pub(super) async fn end(chats: &TwilioChats, chat: &ChatRef<'_>) -> Result<(), T
         close_interaction_channel(chats, interaction).await?;
     }
     close_conversation(chats, chat.channel_sid).await
+}
+
+pub(super) async fn liveness(
+    chats: &TwilioChats,
+    chat: &ChatRef<'_>,
+) -> Result<Liveness, TwilioError> {
+    conversation_liveness(chats, chat.channel_sid).await
 }
 
 async fn close_interaction_channel(

@@ -12,11 +12,12 @@
 //!   channel), or the channel destroyed.
 //! - **Ended by the customer**: the channel's `Attributes` marked `"status": "INACTIVE"`, as
 //!   Flex marks it, read first so Flex's other attributes are kept.
+//! - **Still live?** The channel read: marked inactive, or destroyed, is ended.
 
 use serde_json::Value;
 
 use super::steps::{Opening, TwilioChats, chat_name, sid_in};
-use super::{ChatApi, ChatRef, Condition, EndEvent, OpenedChat};
+use super::{ChatApi, ChatRef, Condition, EndEvent, Liveness, OpenedChat};
 use crate::config::ConfigError;
 use crate::config::env::{Env, required_sid};
 use crate::context::task;
@@ -138,6 +139,20 @@ pub(super) async fn end(chats: &TwilioChats, chat: &ChatRef<'_>) -> Result<(), T
         )
         .await
         .map(drop)
+}
+
+pub(super) async fn liveness(
+    chats: &TwilioChats,
+    chat: &ChatRef<'_>,
+) -> Result<Liveness, TwilioError> {
+    let url = chats.chat_url(ChatApi::ProgrammableChat, chat.channel_sid);
+    chats
+        .read_liveness("fetch chat channel", &url, |read| match read {
+            Ok(channel) => inactive_attributes(&channel["attributes"]).is_none(),
+            // Destroyed (`onChannelDestroyed`).
+            Err(error) => error.is_not_found(),
+        })
+        .await
 }
 
 /// The channel's attributes (a JSON text) with `status` set to `INACTIVE`, or `None` when it is

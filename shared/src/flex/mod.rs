@@ -10,7 +10,8 @@
 //!
 //! Each mode file has its settings, how a chat is opened, how a chat a lost answer or a dead
 //! request made is found again (no create is repeated blindly: [`crate::twilio::TwilioClient::create`]), which
-//! webhook events end its chats, and how the customer ends one. Adding a mode is a new file with
+//! webhook events end its chats, how the customer ends one, and how Twilio is asked whether a chat
+//! is still live. Adding a mode is a new file with
 //! those, a variant in [`FlexMode`] and in [`ModeSettings`], and the arms the compiler then asks
 //! for in this file's `match`es; the store, GraphQL, the webhook and configuration take the
 //! mode from here.
@@ -262,6 +263,28 @@ impl TwilioChats {
             FlexMode::Chat => legacy::end(self, chat).await,
         }
     }
+
+    /// Asks Twilio, in one read, whether `chat`, opened in `mode`, is still live. `Err`: Twilio
+    /// did not say (unavailable, refused the read): nothing is known either way.
+    pub async fn liveness(
+        &self,
+        mode: FlexMode,
+        chat: &ChatRef<'_>,
+    ) -> Result<Liveness, TwilioError> {
+        match mode {
+            FlexMode::Conversations => conversations::liveness(self, chat).await,
+            FlexMode::Interactions => interactions::liveness(self, chat).await,
+            FlexMode::Chat => legacy::liveness(self, chat).await,
+        }
+    }
+}
+
+/// What Twilio says of a chat we hold as open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Liveness {
+    Live,
+    /// Closed, marked inactive or gone: the customer's next press should get a new chat.
+    Ended,
 }
 
 /// When an event of an end event's type really reports an end.

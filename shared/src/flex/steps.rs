@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
-use super::{EndEvent, FlexMode, InteractionSids, NewChat, OpenedChat};
+use super::{EndEvent, FlexMode, InteractionSids, Liveness, NewChat, OpenedChat};
 use crate::config::TwilioHosts;
 use crate::context::history::{HISTORY_AUTHOR, HistoryMessage, history_messages};
 use crate::ids::{SidKind, check_sid};
@@ -84,6 +84,21 @@ impl TwilioChats {
         })?;
         url.query_pairs_mut().extend_pairs(query);
         Ok(url.into())
+    }
+
+    /// One read of what `url` names: ended as `ended` reads it (a 404 included, if `ended`
+    /// says so), else live; any other failure is the caller's to weigh.
+    pub(super) async fn read_liveness(
+        &self,
+        what: &'static str,
+        url: &str,
+        ended: impl Fn(&Result<Value, TwilioError>) -> bool,
+    ) -> Result<Liveness, TwilioError> {
+        let read = self.twilio.get(what, url).await;
+        if ended(&read) {
+            return Ok(Liveness::Ended);
+        }
+        read.map(|_| Liveness::Live)
     }
 
     /// Posts an update that ends what `url` names. When Twilio refuses it, the resource is read:
