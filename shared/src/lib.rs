@@ -21,8 +21,8 @@
 //!   verifies Twilio Access Tokens; [`signature`] checks `X-Twilio-Signature`.
 //! - **Clients**: [`twilio`] (Twilio REST with bounded retries inside a deadline) and [`aws`]
 //!   (the AWS SDK's HTTPS client and configuration).
-//! - **Leaves**: [`config`] (typed settings and their parsing; `create-channel`'s settings hold
-//!   the Flex mode's, which [`flex::ModeSettings`] parses), [`context`] (the bot's context:
+//! - **Leaves**: [`config`] (typed settings and their parsing; `create-channel`'s, which hold the
+//!   Flex mode's, are [`handlers::channel::ChannelSettings`]), [`context`] (the bot's context:
 //!   checked, fitted to a task, rendered as history messages), [`ids`] (the SID and identity
 //!   alphabets), [`clock`] (`now` and a request's clock) and [`logging`].
 

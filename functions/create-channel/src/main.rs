@@ -1,7 +1,7 @@
 //! `create-channel` Lambda: wiring only; the logic lives in `flex_handoff::handlers::channel`.
 
-use flex_handoff::config::{ChannelSettings, load_function_settings};
-use flex_handoff::handlers::channel::{ChannelState, handle_channel_request};
+use flex_handoff::config::load_function_settings;
+use flex_handoff::handlers::channel::{ChannelSettings, ChannelState, handle_channel_request};
 use lambda_http::{Error, Request, run, service_fn};
 
 #[tokio::main(flavor = "current_thread")]

@@ -7,17 +7,15 @@
 //! - [`env`]: reading one variable into a typed value;
 //! - [`credentials`]: the Twilio credentials, from the environment or Secrets Manager;
 //! - [`twilio`]: where the Twilio APIs are and how long a call may take;
-//! - [`channel`], [`webhook`], [`graphql`]: each function's own settings (the Flex mode's own
-//!   settings are parsed by its module: [`crate::flex::ModeSettings`]).
+//! - [`webhook`], [`graphql`]: those functions' own settings. `create-channel`'s hold the Flex
+//!   mode's settings, which the mode's module parses, so they live with its handler.
 
-pub mod channel;
 pub mod credentials;
 pub mod env;
 pub mod graphql;
 pub mod twilio;
 pub mod webhook;
 
-pub use channel::ChannelSettings;
 pub use credentials::TwilioCredentials;
 pub use graphql::GraphqlSettings;
 pub use twilio::TwilioHosts;
@@ -102,7 +100,7 @@ pub async fn load_function_settings<T>(
 }
 
 /// How long closed chats stay as history (both functions that close chats read it).
-fn closed_retention_days(env: &impl Env) -> Result<u32, ConfigError> {
+pub(crate) fn closed_retention_days(env: &impl Env) -> Result<u32, ConfigError> {
     number(env, CLOSED_RETENTION_DAYS_VAR, 30, 1..=3650)
 }
 

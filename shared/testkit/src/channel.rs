@@ -1,7 +1,8 @@
 //! `create-channel` driven through its handler in tests: moto for DynamoDB, wiremock stand-ins
 //! for Twilio, and the helpers that press the button and read what Twilio received.
 
-use flex_handoff::config::{ChannelSettings, Settings};
+use flex_handoff::config::Settings;
+use flex_handoff::handlers::channel::ChannelSettings;
 use flex_handoff::handlers::channel::{ChannelState, channel_response};
 use flex_handoff::token::TokenIssuer;
 use serde_json::{Value, json};

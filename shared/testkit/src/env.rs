@@ -56,9 +56,11 @@ pub fn graphql_settings(overrides: &[(&str, &str)]) -> flex_handoff::config::Gra
 }
 
 /// Channel settings for tests: `local/dev.env` plus the given overrides (e.g. host URLs).
-pub fn channel_settings(overrides: &[(&str, &str)]) -> flex_handoff::config::ChannelSettings {
+pub fn channel_settings(
+    overrides: &[(&str, &str)],
+) -> flex_handoff::handlers::channel::ChannelSettings {
     let env = dev_env_with(overrides);
-    flex_handoff::config::ChannelSettings::from_env(|name| {
+    flex_handoff::handlers::channel::ChannelSettings::from_env(|name| {
         env.get(name).cloned().filter(|v| !v.is_empty())
     })
     .expect("test channel settings are valid")

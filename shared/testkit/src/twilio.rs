@@ -290,7 +290,7 @@ impl TwilioStandIns {
     pub fn channel_settings(
         &self,
         overrides: &[(&str, &str)],
-    ) -> flex_handoff::config::ChannelSettings {
+    ) -> flex_handoff::handlers::channel::ChannelSettings {
         self.with_hosts(overrides, channel_settings)
     }
 

@@ -1,13 +1,13 @@
 //! `create-channel`'s own settings: the Flex mode chats open in (each mode parses its own
 //! settings: [`crate::flex::ModeSettings`]), the table, the webhook URL it registers and the
-//! Twilio hosts it calls.
+//! Twilio hosts it calls. They live with the handler rather than in [`crate::config`] because
+//! they hold the Flex mode's settings, and `config` sits below `flex`.
 
 use std::time::Duration;
 
-use super::ConfigError;
-use super::env::{Env, required, required_url};
-use super::twilio::{TwilioHosts, twilio_deadline};
-use super::{CHANNELS_TABLE_VAR, WEBHOOK_URL_VAR, closed_retention_days};
+use crate::config::env::{Env, required, required_url};
+use crate::config::twilio::{TwilioHosts, twilio_deadline};
+use crate::config::{CHANNELS_TABLE_VAR, ConfigError, WEBHOOK_URL_VAR, closed_retention_days};
 use crate::flex::{Flex, ModeSettings, TwilioChats};
 use crate::twilio::TwilioClient;
 
@@ -52,9 +52,9 @@ impl ChannelSettings {
 
 #[cfg(test)]
 mod tests {
-    use super::super::CLOSED_RETENTION_DAYS_VAR;
-    use super::super::twilio::{CHAT_API_URL_VAR, FLEX_API_URL_VAR, TWILIO_DEADLINE_MS_VAR};
     use super::*;
+    use crate::config::CLOSED_RETENTION_DAYS_VAR;
+    use crate::config::twilio::{CHAT_API_URL_VAR, FLEX_API_URL_VAR, TWILIO_DEADLINE_MS_VAR};
     use crate::flex::conversations::{self, FLEX_ADDRESS_SID_VAR};
     use crate::flex::interactions::{
         self, CLOSED_AFTER_MINUTES_VAR, INACTIVE_AFTER_MINUTES_VAR, TASK_CHANNEL_VAR,

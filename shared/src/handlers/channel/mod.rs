@@ -1,5 +1,9 @@
 //! `POST /channel`: open the caller's Flex chat, or hand back the one already open.
 
+mod settings;
+
+pub use settings::ChannelSettings;
+
 use std::time::Duration;
 
 use lambda_http::http::StatusCode;
@@ -8,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::RequestClock;
-use crate::config::{ChannelSettings, Settings};
+use crate::config::Settings;
 use crate::context::{BotContext, task};
 use crate::error::ApiError;
 use crate::flex::{Flex, FlexMode, NewChat};
