@@ -447,10 +447,12 @@ async fn a_chat_whose_webhook_failed_is_kept_claimed_and_completed_by_the_next_p
         1,
         "one chat"
     );
+    let webhooks = requests(&h.twilio.conversations, "/Webhooks").await;
+    let registered = webhooks.iter().filter(|r| r.method.as_str() == "POST");
     assert_eq!(
-        requests(&h.twilio.conversations, "/Webhooks").await.len(),
-        2,
-        "the webhook, again"
+        (registered.count(), webhooks.len()),
+        (2, 3),
+        "the chat's webhooks read, and ours (refused the first time) registered again"
     );
     assert_eq!(
         state
@@ -647,4 +649,75 @@ async fn an_unreachable_twilio_is_a_503_after_bounded_retries() {
         state.store.active_slot("guest-m").await.unwrap(),
         Slot::Empty
     );
+}
+
+/// A takeover completes a chat a dead request made. Twilio keeps at most five webhooks per
+/// conversation (error 50361), so the chat-end webhook is registered only when ours is not there.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_takeover_registers_the_chat_end_webhook_only_when_ours_is_missing() {
+    let ours = flex_handoff_testkit::channel::WEBHOOK_URL;
+    let foreign = |i: usize| json!({"target": "webhook", "configuration": {"url": format!("https://studio.example/{i}")}});
+    let cases = [
+        (
+            "ours already there",
+            vec![
+                foreign(0),
+                json!({"target": "webhook", "configuration": {"url": ours}}),
+            ],
+            0,
+        ),
+        (
+            "four others, ours missing",
+            (0..4).map(foreign).collect(),
+            1,
+        ),
+    ];
+    for (case, present, expected_registrations) in cases {
+        let h = Harness::start("conversations").await;
+        Mock::given(method("GET"))
+            .and(path_regex("/Webhooks$"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"webhooks": present, "meta": {"key": "webhooks"}})),
+            )
+            .with_priority(1)
+            .mount(&h.twilio.conversations)
+            .await;
+        h.twilio.answer_normally().await;
+        h.twilio.list_active_conversation(CONVERSATION).await;
+        let state = h.state().await;
+        let long_ago = flex_handoff::unix_now() - 60;
+        let identity = "guest-takeover";
+        assert!(
+            state
+                .store
+                .claim(
+                    identity,
+                    "dead",
+                    "dead",
+                    FlexMode::Conversations,
+                    long_ago,
+                    15
+                )
+                .await
+                .unwrap()
+                .won()
+        );
+        let (status, body) = call(&state, press(&h.guest_token(identity))).await;
+        assert_eq!(
+            (status, body["channelSid"].as_str()),
+            (201, Some(CONVERSATION)),
+            "{case}: {body}"
+        );
+        assert!(
+            requests(h.flex(), "/v2/WebChats").await.is_empty(),
+            "{case}: the dead request's chat is completed, not a new one opened"
+        );
+        let webhooks = requests(&h.twilio.conversations, "/Webhooks").await;
+        let registered = webhooks
+            .iter()
+            .filter(|r| r.method.as_str() == "POST")
+            .count();
+        assert_eq!(registered, expected_registrations, "{case}");
+    }
 }

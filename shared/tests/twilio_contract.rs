@@ -250,9 +250,12 @@ async fn every_mode_sends_only_what_twilios_specs_allow() {
     for sid in [CONVERSATION, STAND_IN_CUSTOM_CONVERSATION_SID] {
         expected.push(format!("POST {service}/Conversations/{sid}/Messages"));
         expected.push(format!("POST {service}/Conversations/{sid}/Webhooks"));
+        // A takeover lists the chat's webhooks before registering ours.
+        expected.push(format!("GET {service}/Conversations/{sid}/Webhooks"));
     }
     expected.push(format!("POST {legacy_service}/Channels/{CHANNEL}/Messages"));
     expected.push(format!("POST {legacy_service}/Channels/{CHANNEL}/Webhooks"));
+    expected.push(format!("GET {legacy_service}/Channels/{CHANNEL}/Webhooks"));
     expected.sort();
     assert_eq!(
         checked, expected,

@@ -294,7 +294,7 @@ def run(env, moto_url, records, instance_class):
         record = records(sid)
         assert record and record["status"] == "active" and record["identity"] == case.identity, f"{case.name}: record {record}"
         chat = twilio.chat(sid)
-        assert chat["webhooks"] >= 1, f"{case.name}: no chat-end webhook on {sid}"
+        assert chat["webhooks"] == 1, f"{case.name}: {chat['webhooks']} chat-end webhooks on {sid}, not one"
         parts = [part for author, part in chat["messages"] if author == "bot-transcript"]
         assert len(parts) == len(set(parts)), f"{case.name}: a history part posted twice: {parts}"
         if first_status == 201 and first_body["contextDelivered"] and second[0] == 200:

@@ -179,8 +179,8 @@ def report(figures):
     lines += ["", f"### Faults ({len(figures['faults'])} cases, every one asserted)", "",
               "Each case is one customer's press on a fresh instance while one thing fails, then two presses",
               "once it is over (after the claim's lease where one was kept). Asserted for every row: exactly one",
-              "chat in Twilio (in interactions mode one task), its record active with the chat-end webhook",
-              "registered, no history part posted twice, the later presses answer that chat; a failed first",
+              "chat in Twilio (in interactions mode one task), its record active with exactly one chat-end",
+              "webhook registered, no history part posted twice, the later presses answer that chat; a failed first",
               "press answers `{\"error\":{\"code\",\"message\"}}`. A first press of \"-\" had its process killed.", "",
               "| case | first press | next press |", "|---|---|---|"]
     lines += [f"| {name} | {first if first else '-'} | {second} |" for name, first, second in figures["faults"]]

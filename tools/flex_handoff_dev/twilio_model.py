@@ -72,6 +72,15 @@ class TwilioModel:
                       for sid, chat in self.chats.items()
                       if chat["identity"] == query.get("Identity") and chat["api"] == "conversations"]
             return 200, {"conversations": listed, "meta": {"key": "conversations"}}
+        if path.endswith("/Webhooks"):
+            chat = self.chats.get(parts[-2])
+            if chat is None:
+                return not_found()
+            target = "target" if chat["api"] == "conversations" else "type"
+            return 200, {"webhooks": [{"sid": hook["sid"], target: "webhook",
+                                       "configuration": {"url": hook["url"], "filters": hook["filters"]}}
+                                      for hook in chat["webhooks"]],
+                         "meta": {"key": "webhooks"}}
         if path.endswith("/Messages"):
             chat = self.chats.get(parts[-2])
             if chat is None:
@@ -157,8 +166,9 @@ class TwilioModel:
             author = form.get("Author") or form.get("From") or chat["identity"]
             return 201, self.add_message(chat, author, form.get("Body", ""), form.get("Attributes") or "{}")
         if path.endswith("/Webhooks"):
-            chat["webhooks"].append({"url": form["Configuration.Url"], "filters": form.get("_filters", [])})
-            return 201, {"sid": new_sid("WH"), "target": "webhook"}
+            sid = new_sid("WH")
+            chat["webhooks"].append({"sid": sid, "url": form["Configuration.Url"], "filters": form.get("_filters", [])})
+            return 201, {"sid": sid, "target": "webhook"}
         return not_found()
 
     def chat_of_interaction_channel(self, channel_sid):

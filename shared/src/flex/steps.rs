@@ -219,14 +219,14 @@ impl<'a> Opening<'a> {
         })
     }
 
-    /// A dead request's chat, completed: the webhook again (a second registration is
-    /// harmless) and whichever history messages it does not have yet.
+    /// A dead request's chat, completed: the chat-end webhook unless it is there, and whichever
+    /// history messages it does not have yet.
     pub async fn resume(
         &self,
         sid: String,
         interaction: Option<InteractionSids>,
     ) -> Result<OpenedChat, TwilioError> {
-        self.register_close_webhook(&sid).await?;
+        self.ensure_close_webhook(&sid).await?;
         let posted = if self.history.is_empty() {
             0
         } else {
@@ -290,6 +290,31 @@ impl<'a> Opening<'a> {
             .flatten()
             .filter(|message| message[author_field] == HISTORY_AUTHOR)
             .count())
+    }
+
+    /// Registers the chat-end webhook on a chat a dead request may have registered it on already,
+    /// only when ours is not among the chat's webhooks: Twilio keeps at most five per
+    /// conversation (error 50361), so registering on every takeover would, after a few, leave a
+    /// chat that no takeover can complete.
+    async fn ensure_close_webhook(&self, sid: &str) -> Result<(), TwilioError> {
+        let what = "list chat webhooks";
+        // A chat holds at most five, so one page of five lists them all (Conversations' spec
+        // allows no larger page).
+        let url = self.chats.url_with(
+            what,
+            &self.chat_resource(sid, "Webhooks"),
+            &[("PageSize", "5")],
+        )?;
+        let listed = self.chats.twilio.get(what, &url).await?;
+        let ours = listed["webhooks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|webhook| webhook["configuration"]["url"] == self.webhook_url);
+        if ours {
+            return Ok(());
+        }
+        self.register_close_webhook(sid).await
     }
 
     /// Registers our webhook on one chat for the events that end chats of this mode, which

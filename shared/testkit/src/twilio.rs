@@ -182,6 +182,16 @@ impl TwilioStandIns {
             .mount(&self.taskrouter)
             .await;
         for host in [&self.chat, &self.conversations] {
+            // No chat has a webhook yet, unless a test mounts otherwise.
+            Mock::given(method("GET"))
+                .and(path_regex("/Webhooks$"))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .set_body_json(json!({"webhooks": [], "meta": {"key": "webhooks"}})),
+                )
+                .with_priority(10)
+                .mount(host)
+                .await;
             Mock::given(method("POST"))
                 .and(path_regex("/Webhooks$"))
                 .respond_with(created(
