@@ -30,7 +30,7 @@ fn tokens(c: &mut Criterion) {
 fn webhook_signature(c: &mut Criterion) {
     let url = "https://abc123.execute-api.eu-west-1.amazonaws.com/twilio/webhook";
     let token = SecretString::from("0f1e2d3c4b5a69788796a5b4c3d2e1f0");
-    let verifier = WebhookVerifier::new(&token, url);
+    let verifier = WebhookVerifier::new(&token, url, None);
     let params: Vec<(String, String)> = [
         ("EventType", "onChannelUpdated"),
         ("ChannelSid", "CH0000000000000000000000000000cafe"),

@@ -37,6 +37,10 @@ pub struct WebhookVerifier {
     /// The configured public URL, without query, in the two spellings Twilio may have signed:
     /// with and without the scheme's default port.
     base_urls: [String; 2],
+    /// `#` and the connection overrides the URL is registered with, if any. Twilio's documents
+    /// do not say whether the fragment, which never travels in the request, is part of what it
+    /// signs: a signature over the URL with it or without it is accepted (both need the token).
+    fragment: Option<String>,
 }
 
 impl std::fmt::Debug for WebhookVerifier {
@@ -48,12 +52,18 @@ impl std::fmt::Debug for WebhookVerifier {
 }
 
 impl WebhookVerifier {
-    pub fn new(auth_token: &SecretString, public_url: &str) -> Self {
+    /// `connection_overrides`: the fragment the URL is registered with (without `#`), if any.
+    pub fn new(
+        auth_token: &SecretString,
+        public_url: &str,
+        connection_overrides: Option<&str>,
+    ) -> Self {
         let mac = HmacSha1::new_from_slice(auth_token.expose_secret().as_bytes())
             .expect("HMAC accepts keys of any length");
         Self {
             mac,
             base_urls: port_spellings(public_url),
+            fragment: connection_overrides.map(|overrides| format!("#{overrides}")),
         }
     }
 
@@ -82,14 +92,17 @@ impl WebhookVerifier {
                 None
             }
         };
+        let fragments = [Some(""), self.fragment.as_deref()];
         let matches = self.base_urls.iter().any(|base| {
             let url = if query.is_empty() {
                 base.clone()
             } else {
                 format!("{base}?{query}")
             };
-            let computed = self.sign(&url, params);
-            bool::from(computed.as_slice().ct_eq(&expected))
+            fragments.iter().flatten().any(|fragment| {
+                let computed = self.sign(&format!("{url}{fragment}"), params);
+                bool::from(computed.as_slice().ct_eq(&expected))
+            })
         });
         if matches {
             Ok(())
@@ -175,6 +188,7 @@ mod tests {
         let verifier = WebhookVerifier::new(
             &SecretString::from("12345678901234567890123456789012"),
             "https://example.com/twilio/webhook",
+            None,
         );
         let params = pairs(&[
             ("From", "+15551230000"),
@@ -228,7 +242,8 @@ mod tests {
 
     #[test]
     fn debug_does_not_show_the_key() {
-        let verifier = WebhookVerifier::new(&SecretString::from("auth-token-xyz"), "https://a/b");
+        let verifier =
+            WebhookVerifier::new(&SecretString::from("auth-token-xyz"), "https://a/b", None);
         assert!(!format!("{verifier:?}").contains("auth-token-xyz"));
     }
 }

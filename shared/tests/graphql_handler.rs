@@ -626,6 +626,7 @@ async fn the_customer_and_the_agent_ending_at_once_end_the_chat_once() {
             table: h.table.clone(),
             closed_retention_days: 30,
             public_url: public_url.into(),
+            connection_overrides: None,
         },
         h.dynamodb.clone(),
     );

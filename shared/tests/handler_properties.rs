@@ -398,6 +398,7 @@ fn webhooks_of_any_shape_never_5xx_and_write_nothing_without_a_valid_signature()
             table,
             closed_retention_days: 30,
             public_url: PUBLIC_URL.into(),
+            connection_overrides: None,
         },
         moto.dynamodb(),
     );

@@ -87,6 +87,10 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
             table: table.clone(),
             closed_retention_days: 30,
             public_url: webhook_url.clone(),
+            // What create-channel registers by default; the local Twilio signs the URL with it.
+            connection_overrides: Some(
+                flex_handoff::config::webhook::DEFAULT_CONNECTION_OVERRIDES.into(),
+            ),
         },
         moto.dynamodb(),
     );

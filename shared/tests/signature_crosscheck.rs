@@ -10,7 +10,7 @@ const AUTH_TOKEN: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const PUBLIC_URL: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com/twilio/webhook";
 
 fn verifier(public_url: &str) -> WebhookVerifier {
-    WebhookVerifier::new(&SecretString::from(AUTH_TOKEN), public_url)
+    WebhookVerifier::new(&SecretString::from(AUTH_TOKEN), public_url, None)
 }
 
 fn owned(params: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -193,5 +193,41 @@ fn json_bodies_are_vouched_for_by_body_sha256() {
         ours.verify(Some(signature), "", SignedBody::Json(body.as_bytes())),
         Err(SignatureError::Mismatch),
         "a JSON body without bodySHA256 is not vouched for"
+    );
+}
+
+/// The chat-end webhook is registered with Twilio's connection overrides as the URL's fragment
+/// (`#rc=3&rp=all`). The fragment never travels in the request, and Twilio's documents do not say
+/// whether it signs it: a signature Twilio's library computes over the URL with it, or without
+/// it, is accepted; one over a URL with other overrides is not.
+#[test]
+fn signatures_over_the_registered_url_with_or_without_its_overrides_are_accepted() {
+    let overrides = "rc=3&rp=all";
+    let with_overrides =
+        WebhookVerifier::new(&SecretString::from(AUTH_TOKEN), PUBLIC_URL, Some(overrides));
+    let params = legacy_inactive();
+    let form = owned(&params);
+    for url in [format!("{PUBLIC_URL}#{overrides}"), PUBLIC_URL.to_owned()] {
+        let signature = twilio_form_signature(AUTH_TOKEN, &url, &params);
+        assert!(twilio_accepts(&url, &params, &signature), "{url}");
+        assert_eq!(
+            with_overrides.verify(Some(&signature), "", SignedBody::Form(&form)),
+            Ok(()),
+            "{url}"
+        );
+    }
+    let other = format!("{PUBLIC_URL}#rc=5&rp=all");
+    let signature = twilio_form_signature(AUTH_TOKEN, &other, &params);
+    assert!(twilio_accepts(&other, &params, &signature));
+    assert_eq!(
+        with_overrides.verify(Some(&signature), "", SignedBody::Form(&form)),
+        Err(SignatureError::Mismatch)
+    );
+    // Without overrides configured, a fragment-signed request is not ours.
+    let with_fragment = format!("{PUBLIC_URL}#{overrides}");
+    let signature = twilio_form_signature(AUTH_TOKEN, &with_fragment, &params);
+    assert_eq!(
+        verifier(PUBLIC_URL).verify(Some(&signature), "", SignedBody::Form(&form)),
+        Err(SignatureError::Mismatch)
     );
 }

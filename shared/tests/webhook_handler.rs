@@ -57,6 +57,9 @@ fn webhook_settings(table: &str) -> WebhookSettings {
         table: table.into(),
         closed_retention_days: 30,
         public_url: PUBLIC_URL.into(),
+        connection_overrides: Some(
+            flex_handoff::config::webhook::DEFAULT_CONNECTION_OVERRIDES.into(),
+        ),
     }
 }
 

@@ -348,17 +348,32 @@ class TwilioServer:
         return f"http://127.0.0.1:{self.port}"
 
     def call_webhooks(self, calls):
+        """Posts each webhook as Twilio does: signed over the registered URL (connection overrides
+        and all; the fragment itself is not sent), retried as its overrides say (`rc` retries,
+        default 1, on the `rp` failure kinds, default `ct`)."""
         for url, params in calls:
+            overrides = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).fragment))
+            retries = int(overrides.get("rc", "1"))
+            policy = set(overrides.get("rp", "ct").split(","))
             body = urllib.parse.urlencode(params).encode()
-            request = urllib.request.Request(url, data=body, method="POST", headers={
-                "content-type": "application/x-www-form-urlencoded",
-                "x-twilio-signature": self.signer.compute_signature(url, params),
-                "i-twilio-idempotency-token": uuid.uuid4().hex})
-            try:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    log(f"webhook {url}: {response.status}")
-            except (urllib.error.URLError, OSError) as error:
-                log(f"webhook {url}: {error}")
+            signature = self.signer.compute_signature(url, params)
+            for attempt in range(1 + retries):
+                request = urllib.request.Request(url, data=body, method="POST", headers={
+                    "content-type": "application/x-www-form-urlencoded",
+                    "x-twilio-signature": signature,
+                    "i-twilio-idempotency-token": uuid.uuid4().hex})
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as response:
+                        log(f"webhook {url}: {response.status}")
+                        break
+                except urllib.error.HTTPError as error:
+                    log(f"webhook {url}: {error.code} (attempt {attempt + 1})")
+                    kind = "5xx" if error.code >= 500 else "4xx"
+                except (urllib.error.URLError, OSError) as error:
+                    log(f"webhook {url}: {error} (attempt {attempt + 1})")
+                    kind = "rt" if isinstance(getattr(error, "reason", error), TimeoutError) else "ct"
+                if not policy & {kind, "all"}:
+                    break
 
     def _handler(self, prefix):
         outer = self

@@ -30,7 +30,11 @@ impl WebhookState {
         dynamodb: aws_sdk_dynamodb::Client,
     ) -> Self {
         Self {
-            verifier: WebhookVerifier::new(&settings.twilio.auth_token, &webhook.public_url),
+            verifier: WebhookVerifier::new(
+                &settings.twilio.auth_token,
+                &webhook.public_url,
+                webhook.connection_overrides.as_deref(),
+            ),
             store: ChannelStore::new(dynamodb, &webhook.table, webhook.closed_retention_days),
         }
     }
