@@ -12,6 +12,14 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Milliseconds since the Unix epoch, for metric timestamps.
+pub fn unix_now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// One request's clock: the `now` it was handed, advanced by the time the request has taken.
 #[derive(Clone, Copy, Debug)]
 pub struct RequestClock {

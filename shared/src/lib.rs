@@ -9,7 +9,8 @@
 //!
 //! - **Handlers**, one per route: [`handlers::token`] (`POST /token`), [`handlers::channel`]
 //!   (`POST /channel`), [`handlers::webhook`] (`POST /twilio/webhook`), [`handlers::graphql`]
-//!   (`POST /graphql`: the customer's chats and `endChat`). Each owns the state its binary
+//!   (`POST /graphql`: the customer's chats and `endChat`), and [`handlers::reconcile`] (the
+//!   scheduled repair of chats whose end never reached us). Each owns the state its binary
 //!   builds once per cold start.
 //! - **The HTTP boundary**: [`http`] parses bodies, renders responses and errors and writes the
 //!   one log line per request; [`error`] is the one table of failures (status, REST code,
@@ -24,7 +25,8 @@
 //! - **Leaves**: [`config`] (typed settings and their parsing; `create-channel`'s, which hold the
 //!   Flex mode's, are [`handlers::channel::ChannelSettings`]), [`context`] (the bot's context:
 //!   checked, fitted to a task, rendered as history messages), [`ids`] (the SID and identity
-//!   alphabets), [`clock`] (`now` and a request's clock) and [`logging`].
+//!   alphabets), [`clock`] (`now` and a request's clock), [`logging`] and [`metrics`] (CloudWatch
+//!   Embedded Metric Format lines).
 
 pub mod aws;
 pub mod clock;
@@ -37,6 +39,7 @@ pub mod http;
 pub mod identity;
 pub mod ids;
 pub mod logging;
+pub mod metrics;
 pub mod signature;
 pub mod store;
 pub mod token;

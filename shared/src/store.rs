@@ -6,10 +6,18 @@
 //! - `chat#<channel SID>`: the record of each chat, kept as history after it closes until the
 //!   TTL attribute `expiresAt` passes.
 //!
-//! An identity's active chat and a channel's record are key lookups. An identity's history is
-//! the one index, [`CHATS_BY_IDENTITY_INDEX`] on (`identity`, `createdAt`): only chat records
-//! carry `identity`, so the `active#` pointers (whose key already names the identity) stay out of
-//! it. No Scan anywhere.
+//! An identity's active chat and a channel's record are key lookups. Two sparse indexes, each
+//! holding only the items that carry its key attributes:
+//!
+//! - [`CHATS_BY_IDENTITY_INDEX`] on (`identity`, `createdAt`), an identity's history: only chat
+//!   records carry `identity`, so the `active#` pointers (whose key already names the identity)
+//!   stay out of it.
+//! - [`LIVE_CHATS_INDEX`] on (`liveShard`, `confirmedAt`), active chats by when Twilio last
+//!   confirmed them live (their opening counts): only active pointers carry `liveShard`, and a
+//!   pointer is deleted when its chat closes, so the reconciler reads the oldest-confirmed live
+//!   chats without a Scan. `liveShard` spreads them over [`LIVE_SHARDS`] index partitions.
+//!
+//! No Scan anywhere.
 
 use std::collections::HashMap;
 
@@ -27,6 +35,11 @@ pub const TTL_ATTRIBUTE: &str = "expiresAt";
 /// The global secondary index of chat records by identity, newest first by `createdAt`;
 /// template.yaml defines it with this name and projects what [`ChatSummary`] reads.
 pub const CHATS_BY_IDENTITY_INDEX: &str = "chats-by-identity";
+/// The index of active chats by when they were last confirmed live; template.yaml defines it.
+pub const LIVE_CHATS_INDEX: &str = "live-chats-by-confirmation";
+/// How many index partitions active chats are spread over (by identity), so confirmations of
+/// many chats do not all write one index partition.
+pub const LIVE_SHARDS: u32 = 4;
 /// The most chats one [`ChannelStore::chats_of`] page holds.
 pub const MAX_PAGE_SIZE: usize = 50;
 
@@ -106,9 +119,21 @@ pub struct ActiveChat {
     pub channel_sid: String,
     pub mode: FlexMode,
     pub created_at: i64,
+    /// When Twilio last confirmed the chat live; its opening counts, so a new chat has
+    /// `created_at`. A pointer written before confirmations were recorded reads as its creation.
+    pub confirmed_at: i64,
     /// Interactions mode: the Interaction (`KD…`) and its channel (`UO…`), which closing the
     /// interaction needs. Recorded on the chat's record only.
     pub interaction: Option<InteractionSids>,
+}
+
+/// An active chat as [`LIVE_CHATS_INDEX`] lists it, for the reconciler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveChat {
+    pub identity: String,
+    pub channel_sid: String,
+    pub mode: FlexMode,
+    pub confirmed_at: i64,
 }
 
 /// A chat's record, by channel SID.
@@ -206,7 +231,7 @@ pub struct ChatPage {
 }
 
 /// What closing a chat did.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CloseOutcome {
     Closed,
     AlreadyClosed,
@@ -233,6 +258,19 @@ fn active_key(identity: &str) -> AttributeValue {
 
 fn chat_key(channel_sid: &str) -> AttributeValue {
     s(format!("chat#{channel_sid}"))
+}
+
+/// The [`LIVE_CHATS_INDEX`] partition an identity's active chat is listed in: FNV-1a of the
+/// identity, so it is stable across processes and releases.
+fn live_shard(identity: &str) -> String {
+    let hash = identity.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    shard_name(hash % LIVE_SHARDS)
+}
+
+fn shard_name(shard: u32) -> String {
+    format!("live#{shard}")
 }
 
 fn get_s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
@@ -312,13 +350,17 @@ impl ChannelStore {
             return Ok(Slot::Empty);
         };
         match (get_s(&item, "state").as_deref(), get_s(&item, "channelSid")) {
-            (Some(SLOT_ACTIVE), Some(channel_sid)) => Ok(Slot::Active(ActiveChat {
-                identity: identity.to_owned(),
-                channel_sid,
-                mode: mode_in(&item)?,
-                created_at: get_n(&item, "createdAt").unwrap_or_default(),
-                interaction: None,
-            })),
+            (Some(SLOT_ACTIVE), Some(channel_sid)) => {
+                let created_at = get_n(&item, "createdAt").unwrap_or_default();
+                Ok(Slot::Active(ActiveChat {
+                    identity: identity.to_owned(),
+                    channel_sid,
+                    mode: mode_in(&item)?,
+                    created_at,
+                    confirmed_at: get_n(&item, "confirmedAt").unwrap_or(created_at),
+                    interaction: None,
+                }))
+            }
             _ => {
                 let claim_id = get_s(&item, "claimId").unwrap_or_default();
                 Ok(Slot::Pending {
@@ -405,11 +447,13 @@ impl ChannelStore {
             .table_name(&self.table)
             .key(KEY, active_key(&chat.identity))
             .update_expression(
-                "SET #state = :active, channelSid = :sid, createdAt = :now, updatedAt = :now REMOVE leaseExpiresAt",
+                "SET #state = :active, channelSid = :sid, createdAt = :now, updatedAt = :now, confirmedAt = :confirmed, liveShard = :shard REMOVE leaseExpiresAt",
             )
             .condition_expression("#claim = :claim AND #state = :pending")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#claim", "claimId")
+            .expression_attribute_values(":confirmed", n(chat.confirmed_at))
+            .expression_attribute_values(":shard", s(&live_shard(&chat.identity)))
             .expression_attribute_values(":active", s(SLOT_ACTIVE))
             .expression_attribute_values(":pending", s(SLOT_PENDING))
             .expression_attribute_values(":sid", s(&chat.channel_sid))
@@ -531,6 +575,112 @@ impl ChannelStore {
             chats,
             has_next_page,
         })
+    }
+
+    /// Records that Twilio has just confirmed the identity's active chat `channel_sid` live, so
+    /// neither a reuse nor the reconciler asks again for a while. `Ok(false)`: the slot holds
+    /// something else now (the chat closed, or a newer confirmation came first); nothing changed.
+    pub async fn confirm(
+        &self,
+        identity: &str,
+        channel_sid: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, active_key(identity))
+            .update_expression("SET confirmedAt = :now, liveShard = :shard")
+            .condition_expression(
+                "#state = :active AND channelSid = :sid AND (attribute_not_exists(confirmedAt) OR confirmedAt < :now)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":active", s(SLOT_ACTIVE))
+            .expression_attribute_values(":sid", s(channel_sid))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":shard", s(live_shard(identity)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(store_error("UpdateItem", error)),
+        }
+    }
+
+    /// Up to `limit` active chats of one [`LIVE_CHATS_INDEX`] shard (`0..LIVE_SHARDS`) last
+    /// confirmed live before `before`, the longest unconfirmed first. One Query, no Scan.
+    pub async fn unconfirmed(
+        &self,
+        shard: u32,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<LiveChat>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(LIVE_CHATS_INDEX)
+            .key_condition_expression("liveShard = :shard AND confirmedAt < :before")
+            .expression_attribute_values(":shard", s(shard_name(shard)))
+            .expression_attribute_values(":before", n(before))
+            .scan_index_forward(true)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| store_error("Query", e))?;
+        output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(|item| {
+                let key = get_s(item, KEY).unwrap_or_default();
+                let identity = key.strip_prefix("active#").ok_or_else(|| {
+                    unreadable(item, "an index entry that is no active chat".into())
+                })?;
+                Ok(LiveChat {
+                    identity: identity.to_owned(),
+                    channel_sid: get_s(item, "channelSid").unwrap_or_default(),
+                    mode: mode_in(item)?,
+                    confirmed_at: get_n(item, "confirmedAt").unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// Closes a chat Twilio says has ended, exactly as its chat-end webhook would, and frees the
+    /// identity's slot if it still points at the chat (also when the record was closed already,
+    /// or is gone: a pointer must never outlive its chat). Idempotent.
+    pub async fn close_ended(
+        &self,
+        identity: &str,
+        channel_sid: &str,
+        now: i64,
+    ) -> Result<CloseOutcome, StoreError> {
+        let outcome = self.close(channel_sid, now).await?;
+        if outcome != CloseOutcome::Closed {
+            let result = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key(KEY, active_key(identity))
+                .condition_expression("#state = :active AND channelSid = :sid")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":active", s(SLOT_ACTIVE))
+                .expression_attribute_values(":sid", s(channel_sid))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(error) if is_condition_failure(&error) => {}
+                Err(error) => return Err(store_error("DeleteItem", error)),
+            }
+        }
+        Ok(outcome)
     }
 
     /// Marks the chat closed (history until its TTL) and frees the identity's slot, atomically.

@@ -27,6 +27,7 @@ fn chat_at(identity: &str, sid: &str, opened_at: i64) -> ActiveChat {
         channel_sid: sid.into(),
         mode: FlexMode::Conversations,
         created_at: opened_at,
+        confirmed_at: opened_at,
         interaction: None,
     }
 }

@@ -107,6 +107,7 @@ async fn concurrent_transactions_all_commit_and_keep_each_others_writes() {
                 channel_sid: format!("CH{i:032x}"),
                 mode: FlexMode::Conversations,
                 created_at: NOW,
+                confirmed_at: NOW,
                 interaction: None,
             };
             store.activate("c", &chat).await
@@ -162,6 +163,7 @@ async fn a_cancelled_transaction_leaves_nothing_of_itself() {
         channel_sid: "CH0000000000000000000000000000ffff".into(),
         mode: FlexMode::Conversations,
         created_at: NOW,
+        confirmed_at: NOW,
         interaction: None,
     };
     assert!(

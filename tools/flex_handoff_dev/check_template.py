@@ -36,10 +36,20 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
         "dynamodb:Query",
     },
+    "ReconcileChatsFunction": {
+        "secretsmanager:GetSecretValue",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+    },
 }
-# The identity index is read by chat-graphql alone, and only through Query.
-INDEX_READER = "ChatGraphqlFunction"
-INDEX_SUFFIX = "/index/chats-by-identity"
+# Each index is read by one function alone, and only through Query: the history by chat-graphql,
+# the live chats by the reconciler.
+INDEX_READERS = {
+    "ChatGraphqlFunction": "/index/chats-by-identity",
+    "ReconcileChatsFunction": "/index/live-chats-by-confirmation",
+}
 
 
 class NoManagedPolicies:
@@ -81,11 +91,25 @@ def main(path):
                 listed = statement["Action"]
                 listed = [listed] if isinstance(listed, str) else listed
                 actions.update(listed)
-                on_index = INDEX_SUFFIX in json.dumps(statement["Resource"])
-                assert on_index == ("dynamodb:Query" in listed), f"{function}: Query and the index go together: {statement}"
-                assert not on_index or (function == INDEX_READER and listed == ["dynamodb:Query"]), f"{function}: {statement}"
+                resource = json.dumps(statement["Resource"])
+                on_index = "/index/" in resource
+                assert on_index == ("dynamodb:Query" in listed), f"{function}: Query and an index go together: {statement}"
+                assert not on_index or (INDEX_READERS.get(function, "\0") in resource and listed == ["dynamodb:Query"]), f"{function}: {statement}"
         assert actions == expected, f"{function}: actions {sorted(actions)} != {sorted(expected)}"
+    check_schedule_and_routes(template)
     print(f"template checks passed: transformed template lints clean; IAM exact for {len(functions)} functions")
+
+
+def check_schedule_and_routes(template):
+    """The reconciler runs on a schedule, and Twilio's webhook route has a throttle of its own."""
+    resources = template["Resources"]
+    events = resources["ReconcileChatsFunction"]["Properties"]["Events"]
+    assert [event["Type"] for event in events.values()] == ["Schedule"], events
+    routes = resources["HttpApi"]["Properties"]["RouteSettings"]
+    assert set(routes) == {"POST /twilio/webhook"}, routes
+    assert set(routes["POST /twilio/webhook"]) == {"ThrottlingRateLimit", "ThrottlingBurstLimit"}
+    for alarm in ("RepairsAlarm", "ServerErrorsAlarm"):
+        assert resources[alarm]["Type"] == "AWS::CloudWatch::Alarm", alarm
 
 
 if __name__ == "__main__":

@@ -7,17 +7,19 @@
 //! - [`env`]: reading one variable into a typed value;
 //! - [`credentials`]: the Twilio credentials, from the environment or Secrets Manager;
 //! - [`twilio`]: where the Twilio APIs are and how long a call may take;
-//! - [`webhook`], [`graphql`]: those functions' own settings. `create-channel`'s hold the Flex
+//! - [`webhook`], [`graphql`], [`reconcile`]: those functions' own settings. `create-channel`'s hold the Flex
 //!   mode's settings, which the mode's module parses, so they live with its handler.
 
 pub mod credentials;
 pub mod env;
 pub mod graphql;
+pub mod reconcile;
 pub mod twilio;
 pub mod webhook;
 
 pub use credentials::TwilioCredentials;
 pub use graphql::GraphqlSettings;
+pub use reconcile::ReconcileSettings;
 pub use twilio::TwilioHosts;
 pub use webhook::WebhookSettings;
 

@@ -215,6 +215,11 @@ impl Flex {
         self.mode.mode()
     }
 
+    /// The account's chats, for what is asked of a chat after opening it (is it still live?).
+    pub fn chats(&self) -> &TwilioChats {
+        &self.chats
+    }
+
     /// What can be checked of the mode's configuration once per cold start (legacy: the Flex
     /// Flow takes web chats). `Err` says what is wrong, for the log.
     pub async fn check_configuration(&self) -> Result<(), String> {

@@ -123,6 +123,11 @@ impl TwilioChats {
     }
 }
 
+/// A URL without its `#fragment` (the connection overrides Twilio reads and never sends).
+fn without_fragment(url: &str) -> &str {
+    url.split_once('#').map_or(url, |(base, _)| base)
+}
+
 /// A SID in Twilio's answer to `what`, checked to be of `kind`.
 pub(super) fn sid_in(
     what: &'static str,
@@ -310,7 +315,9 @@ impl<'a> Opening<'a> {
             .as_array()
             .into_iter()
             .flatten()
-            .any(|webhook| webhook["configuration"]["url"] == self.webhook_url);
+            .filter_map(|webhook| webhook["configuration"]["url"].as_str())
+            // Ours also when registered before the connection overrides changed.
+            .any(|url| without_fragment(url) == without_fragment(self.webhook_url));
         if ours {
             return Ok(());
         }

@@ -2,5 +2,6 @@
 
 pub mod channel;
 pub mod graphql;
+pub mod reconcile;
 pub mod token;
 pub mod webhook;

@@ -67,6 +67,7 @@ impl GraphqlHarness {
             channel_sid: sid.into(),
             mode,
             created_at,
+            confirmed_at: created_at,
             interaction,
         };
         open_chat_as(&self.store, &chat).await;

@@ -91,11 +91,13 @@ impl Drop for MotoServer {
 
 /// An active legacy-mode chat for `identity`, opened now, as `create-channel` leaves it.
 pub async fn open_chat(store: &ChannelStore, identity: &str, sid: &str) {
+    let now = flex_handoff::unix_now();
     let chat = ActiveChat {
         identity: identity.into(),
         channel_sid: sid.into(),
         mode: flex_handoff::flex::FlexMode::Chat,
-        created_at: flex_handoff::unix_now(),
+        created_at: now,
+        confirmed_at: now,
         interaction: None,
     };
     open_chat_as(store, &chat).await;

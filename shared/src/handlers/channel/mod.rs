@@ -2,7 +2,9 @@
 
 mod settings;
 
-pub use settings::ChannelSettings;
+pub use settings::{
+    ChannelSettings, DEFAULT_LIVENESS_CHECK_AFTER_SECONDS, LIVENESS_CHECK_AFTER_VAR,
+};
 
 use std::time::Duration;
 
@@ -15,10 +17,11 @@ use crate::clock::RequestClock;
 use crate::config::Settings;
 use crate::context::{BotContext, task};
 use crate::error::ApiError;
-use crate::flex::{Flex, FlexMode, NewChat};
+use crate::flex::{ChatRef, Flex, FlexMode, Liveness, NewChat};
 use crate::http::{json_response, parse_json_body_within, require_post, respond, rfc3339};
 use crate::identity::{Caller, Callers, NewGuests};
-use crate::store::{ActiveChat, ChannelStore, ChatStatus, Claimed, Slot};
+use crate::metrics::{self, ChatOutcome};
+use crate::store::{ActiveChat, ChannelStore, ChatStatus, Claimed, CloseOutcome, Slot};
 use crate::twilio::TwilioClient;
 
 pub const MAX_FRIENDLY_NAME_CHARS: usize = 64;
@@ -44,6 +47,8 @@ pub struct ChannelState {
     /// The mode's configuration check (legacy: the Flex Flow), made once at cold start; `Err`
     /// holds what is wrong.
     pub flex_flow: Result<(), String>,
+    /// A reused chat last confirmed live longer ago than this is checked with Twilio first.
+    pub liveness_check_after_seconds: i64,
 }
 
 impl ChannelState {
@@ -69,6 +74,7 @@ impl ChannelState {
                 channel_settings.closed_retention_days,
             ),
             flex_flow,
+            liveness_check_after_seconds: i64::from(channel_settings.liveness_check_after_seconds),
         }
     }
 }
@@ -122,10 +128,21 @@ pub async fn channel_response(
     let mode = state.flex.mode();
     let clock = RequestClock::starting_at(now);
     let mut slot = state.store.active_slot(&caller.identity).await?;
+    // At most one repair per request: a chat found after it was made by another request just now.
+    let mut repaired = false;
     loop {
         match slot {
             // A reused chat already has its context: nothing is posted again.
-            Slot::Active(chat) => return respond_with(&chat, None),
+            Slot::Active(chat) => {
+                let stale = clock.now() - chat.confirmed_at > state.liveness_check_after_seconds;
+                if repaired || !stale || still_live(state, &chat, clock.now()).await? {
+                    metrics::chat(ChatOutcome::Reused, chat.mode.as_str());
+                    return respond_with(&chat, None);
+                }
+                // Its end never reached us: closed now, and this press opens a new chat.
+                repaired = true;
+                slot = state.store.active_slot(&caller.identity).await?;
+            }
             Slot::Pending {
                 lease_expires_at, ..
             } if lease_expires_at >= clock.now() => {
@@ -171,7 +188,16 @@ pub async fn channel_response(
                     clock: &clock,
                     claimed_after: clock.elapsed(),
                 };
-                return match open_and_record(state, &claim, &caller, &chat, mode).await {
+                let opened = open_and_record(state, &claim, &caller, &chat, mode).await;
+                metrics::chat(
+                    if opened.is_ok() {
+                        ChatOutcome::Opened
+                    } else {
+                        ChatOutcome::Failed
+                    },
+                    mode.as_str(),
+                );
+                return match opened {
                     Ok((chat, delivered)) => respond_with(&chat, Some(delivered)),
                     // Twilio may have the chat: the claim stays, so the press after its lease
                     // completes that chat instead of opening a second.
@@ -188,6 +214,44 @@ pub async fn channel_response(
                     }
                 };
             }
+        }
+    }
+}
+
+/// Whether a reused chat not confirmed live for a while still is, in one Twilio read. Ended: it is
+/// closed in the store as its chat-end webhook would have closed it (`false`). Twilio not
+/// answering is no reason to open a second chat: the recorded one is answered (`true`).
+async fn still_live(state: &ChannelState, chat: &ActiveChat, now: i64) -> Result<bool, ApiError> {
+    let reference = ChatRef {
+        channel_sid: &chat.channel_sid,
+        interaction: None,
+    };
+    match state.flex.chats().liveness(chat.mode, &reference).await {
+        Ok(Liveness::Live) => {
+            if let Err(error) = state
+                .store
+                .confirm(&chat.identity, &chat.channel_sid, now)
+                .await
+            {
+                tracing::warn!(%error, channel_sid = %chat.channel_sid, "could not record the confirmation; the next reuse asks Twilio again");
+            }
+            Ok(true)
+        }
+        Ok(Liveness::Ended) => {
+            let outcome = state
+                .store
+                .close_ended(&chat.identity, &chat.channel_sid, now)
+                .await?;
+            // Closed by this request: the webhook (or the reconciler) had not got there.
+            if outcome == CloseOutcome::Closed {
+                tracing::warn!(channel_sid = %chat.channel_sid, mode = %chat.mode, "repaired: the chat had ended in Twilio without its webhook reaching us");
+                metrics::chat(ChatOutcome::Repaired, chat.mode.as_str());
+            }
+            Ok(false)
+        }
+        Err(error) => {
+            tracing::warn!(%error, channel_sid = %chat.channel_sid, "could not ask Twilio whether the chat is live; answering the recorded chat");
+            Ok(true)
         }
     }
 }
@@ -234,6 +298,7 @@ async fn open_and_record(
         channel_sid: opened.channel_sid,
         mode,
         created_at: claim.clock.now(),
+        confirmed_at: claim.clock.now(),
         interaction: opened.interaction,
     };
     if state

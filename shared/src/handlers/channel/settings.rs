@@ -5,11 +5,16 @@
 
 use std::time::Duration;
 
-use crate::config::env::{Env, required, required_url};
+use crate::config::env::{Env, number, required};
 use crate::config::twilio::{TwilioHosts, twilio_deadline};
-use crate::config::{CHANNELS_TABLE_VAR, ConfigError, WEBHOOK_URL_VAR, closed_retention_days};
+use crate::config::webhook::{connection_overrides, registered_url, webhook_url};
+use crate::config::{CHANNELS_TABLE_VAR, ConfigError, closed_retention_days};
 use crate::flex::{Flex, ModeSettings, TwilioChats};
 use crate::twilio::TwilioClient;
+
+pub const LIVENESS_CHECK_AFTER_VAR: &str = "LIVENESS_CHECK_AFTER_SECONDS";
+/// A reused chat confirmed live longer ago than this is checked with Twilio first.
+pub const DEFAULT_LIVENESS_CHECK_AFTER_SECONDS: u32 = 60;
 
 /// What `create-channel` needs beyond [`super::Settings`].
 #[derive(Clone, Debug)]
@@ -17,11 +22,15 @@ pub struct ChannelSettings {
     pub mode: ModeSettings,
     pub table: String,
     pub closed_retention_days: u32,
-    /// Public URL of `POST /twilio/webhook`, registered on every new chat.
+    /// Public URL of `POST /twilio/webhook` with its connection overrides as the fragment,
+    /// registered on every new chat.
     pub webhook_url: String,
     pub hosts: TwilioHosts,
     /// All Twilio calls of one request, retries included, finish within this.
     pub twilio_deadline: Duration,
+    /// A reuse press asks Twilio whether the chat is still live when the chat was last
+    /// confirmed live more than this many seconds ago (0: on every reuse).
+    pub liveness_check_after_seconds: u32,
 }
 
 impl ChannelSettings {
@@ -31,7 +40,8 @@ impl ChannelSettings {
 
     pub fn from_env(env: impl Env) -> Result<Self, ConfigError> {
         let mode = ModeSettings::from_env(&env)?;
-        let webhook_url = required_url(&env, WEBHOOK_URL_VAR)?;
+        let webhook_url =
+            registered_url(&webhook_url(&env)?, connection_overrides(&env)?.as_deref());
         Ok(Self {
             mode,
             table: required(&env, CHANNELS_TABLE_VAR)?,
@@ -39,6 +49,12 @@ impl ChannelSettings {
             webhook_url,
             hosts: TwilioHosts::from_env(&env)?,
             twilio_deadline: twilio_deadline(&env)?,
+            liveness_check_after_seconds: number(
+                &env,
+                LIVENESS_CHECK_AFTER_VAR,
+                DEFAULT_LIVENESS_CHECK_AFTER_SECONDS,
+                0..=86_400,
+            )?,
         })
     }
 
@@ -53,8 +69,9 @@ impl ChannelSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::CLOSED_RETENTION_DAYS_VAR;
     use crate::config::twilio::{CHAT_API_URL_VAR, FLEX_API_URL_VAR, TWILIO_DEADLINE_MS_VAR};
+    use crate::config::webhook::CONNECTION_OVERRIDES_VAR;
+    use crate::config::{CLOSED_RETENTION_DAYS_VAR, WEBHOOK_URL_VAR};
     use crate::flex::conversations::{self, FLEX_ADDRESS_SID_VAR};
     use crate::flex::interactions::{
         self, CLOSED_AFTER_MINUTES_VAR, INACTIVE_AFTER_MINUTES_VAR, TASK_CHANNEL_VAR,
@@ -106,6 +123,21 @@ mod tests {
             settings.twilio_deadline,
             std::time::Duration::from_millis(6000)
         );
+        assert_eq!(settings.liveness_check_after_seconds, 60);
+        // Twilio retries a failed chat-end webhook: the overrides ride on the registered URL.
+        assert_eq!(
+            settings.webhook_url,
+            "https://api.example.com/twilio/webhook#rc=3&rp=all"
+        );
+        let mut env = channel_env();
+        env.insert(CONNECTION_OVERRIDES_VAR, String::new());
+        env.insert(LIVENESS_CHECK_AFTER_VAR, "0".into());
+        let settings = load_channel(&env).unwrap();
+        assert_eq!(
+            settings.webhook_url,
+            "https://api.example.com/twilio/webhook"
+        );
+        assert_eq!(settings.liveness_check_after_seconds, 0);
     }
 
     #[test]
@@ -185,6 +217,8 @@ mod tests {
             (CHAT_API_URL_VAR, "ftp://chat"),
             (CLOSED_RETENTION_DAYS_VAR, "0"),
             (TWILIO_DEADLINE_MS_VAR, "100"),
+            (LIVENESS_CHECK_AFTER_VAR, "86401"),
+            (CONNECTION_OVERRIDES_VAR, "rc=9"),
         ] {
             let mut env = channel_env();
             env.insert(var, value.into());

@@ -1,0 +1,178 @@
+//! `reconcile-chats`, run on a schedule: the repair path for chats whose end never reached us
+//! (a lost or failed webhook, `endChat` closing in Twilio and then failing in DynamoDB, a
+//! conversation closed by Twilio's own timers) and whose customer does not press again.
+//!
+//! One run reads the active chats confirmed live longest ago (the store's sparse
+//! [`crate::store::LIVE_CHATS_INDEX`], one Query per shard, no Scan), asks Twilio about each (one
+//! read), and closes the ended ones exactly as their chat-end webhook would; live ones are marked
+//! confirmed, so they come up again only after the interval. Bounded per run by a number of
+//! checks and by the time the invocation has left. Idempotent, and safe to run twice at once:
+//! every write is conditional (a second close finds the chat closed, a confirmation only moves
+//! forward), so two runs can cost a duplicate Twilio read, never a wrong record.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use serde::Serialize;
+
+use crate::config::{ReconcileSettings, Settings};
+use crate::flex::{ChatRef, Liveness, TwilioChats};
+use crate::metrics::{self, ChatOutcome};
+use crate::store::{ChannelStore, CloseOutcome, LIVE_SHARDS, LiveChat, StoreError};
+use crate::twilio::TwilioClient;
+
+/// Twilio reads in flight at once: enough to check a full run's budget in seconds, few enough
+/// not to meet Twilio's concurrency limits.
+const CONCURRENT_CHECKS: usize = 4;
+/// No new check starts with less than this left of the invocation: a check's Twilio read may
+/// take its whole deadline.
+const SAFETY_MARGIN: Duration = Duration::from_secs(2);
+
+/// What `reconcile-chats` builds once per cold start.
+pub struct ReconcileState {
+    pub chats: TwilioChats,
+    pub store: ChannelStore,
+    pub stale_after_seconds: i64,
+    pub max_checks: usize,
+    /// How long one Twilio read may take; no check starts unless it fits in the time left.
+    pub twilio_deadline: Duration,
+}
+
+impl ReconcileState {
+    pub fn build(
+        settings: &Settings,
+        own: &ReconcileSettings,
+        dynamodb: aws_sdk_dynamodb::Client,
+    ) -> Self {
+        let twilio = TwilioClient::new(&settings.twilio, own.twilio_deadline);
+        Self {
+            chats: TwilioChats::new(twilio, own.hosts.clone(), &settings.chat_service_sid),
+            store: ChannelStore::new(dynamodb, &own.table, own.closed_retention_days),
+            stale_after_seconds: own.stale_after_seconds,
+            max_checks: own.max_checks,
+            twilio_deadline: own.twilio_deadline,
+        }
+    }
+}
+
+/// What one run did; the function's answer, and one log line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileReport {
+    /// Chats asked about (one Twilio read each).
+    pub checked: usize,
+    /// Still live: marked confirmed.
+    pub live: usize,
+    /// Ended in Twilio and closed here: their end had not reached us.
+    pub repaired: usize,
+    /// Ended in Twilio and found closed already (a webhook or a press got there during the run).
+    pub already_closed: usize,
+    /// Twilio did not say, or the store failed: left for the next run.
+    pub failed: usize,
+    /// Stale chats left unchecked (the run's budget or time ran out): the next run takes them,
+    /// oldest first.
+    pub left_for_next_run: bool,
+}
+
+/// One run at `now`, with `time_left` before the invocation's deadline. `Err` only when the
+/// index cannot be read at all.
+pub async fn reconcile(
+    state: &ReconcileState,
+    now: i64,
+    time_left: Duration,
+) -> Result<ReconcileReport, StoreError> {
+    let started = Instant::now();
+    let stop_starting_at =
+        started + time_left.saturating_sub(state.twilio_deadline + SAFETY_MARGIN);
+    let before = now - state.stale_after_seconds;
+    // Each shard lists its oldest; the run takes the oldest of all, so no shard starves.
+    let mut stale = Vec::new();
+    for shard in 0..LIVE_SHARDS {
+        stale.extend(
+            state
+                .store
+                .unconfirmed(shard, before, state.max_checks + 1)
+                .await?,
+        );
+    }
+    stale.sort_by_key(|chat| chat.confirmed_at);
+    let mut report = ReconcileReport {
+        left_for_next_run: stale.len() > state.max_checks,
+        ..ReconcileReport::default()
+    };
+    stale.truncate(state.max_checks);
+    let total = stale.len();
+
+    let mut checks = futures_util::stream::iter(stale)
+        .take_while(|_| std::future::ready(Instant::now() < stop_starting_at))
+        .map(|chat| async move { (check(state, &chat, now).await, chat) })
+        .buffer_unordered(CONCURRENT_CHECKS);
+    while let Some((checked, chat)) = checks.next().await {
+        report.checked += 1;
+        match checked {
+            Checked::Live => report.live += 1,
+            Checked::Repaired => {
+                report.repaired += 1;
+                metrics::chat(ChatOutcome::Repaired, chat.mode.as_str());
+            }
+            Checked::AlreadyClosed => report.already_closed += 1,
+            Checked::Failed => report.failed += 1,
+        }
+    }
+    if report.checked < total {
+        report.left_for_next_run = true;
+    }
+    tracing::info!(
+        checked = report.checked,
+        live = report.live,
+        repaired = report.repaired,
+        already_closed = report.already_closed,
+        failed = report.failed,
+        left_for_next_run = report.left_for_next_run,
+        "reconciled"
+    );
+    Ok(report)
+}
+
+enum Checked {
+    Live,
+    Repaired,
+    AlreadyClosed,
+    Failed,
+}
+
+async fn check(state: &ReconcileState, chat: &LiveChat, now: i64) -> Checked {
+    let reference = ChatRef {
+        channel_sid: &chat.channel_sid,
+        interaction: None,
+    };
+    let liveness = match state.chats.liveness(chat.mode, &reference).await {
+        Ok(liveness) => liveness,
+        Err(error) => {
+            tracing::warn!(%error, channel_sid = %chat.channel_sid, "could not ask Twilio; the next run asks again");
+            return Checked::Failed;
+        }
+    };
+    let stored = match liveness {
+        Liveness::Live => state
+            .store
+            .confirm(&chat.identity, &chat.channel_sid, now)
+            .await
+            .map(|_| Checked::Live),
+        Liveness::Ended => state
+            .store
+            .close_ended(&chat.identity, &chat.channel_sid, now)
+            .await
+            .map(|outcome| match outcome {
+                CloseOutcome::Closed => {
+                    tracing::warn!(channel_sid = %chat.channel_sid, mode = %chat.mode, "repaired: the chat had ended in Twilio without its webhook reaching us");
+                    Checked::Repaired
+                }
+                CloseOutcome::AlreadyClosed | CloseOutcome::Unknown => Checked::AlreadyClosed,
+            }),
+    };
+    stored.unwrap_or_else(|error| {
+        tracing::warn!(%error, channel_sid = %chat.channel_sid, "could not record what Twilio said; the next run asks again");
+        Checked::Failed
+    })
+}
