@@ -80,7 +80,12 @@ pub fn press(token: &str) -> EventBuilder {
 }
 
 pub async fn call(state: &ChannelState, event: EventBuilder) -> (u16, Value) {
-    let response = match channel_response(state, &event.request(), flex_handoff::unix_now()).await {
+    call_at(state, event, flex_handoff::unix_now()).await
+}
+
+/// [`call`] with the request's clock at `now` (Unix seconds).
+pub async fn call_at(state: &ChannelState, event: EventBuilder, now: i64) -> (u16, Value) {
+    let response = match channel_response(state, &event.request(), now).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     };
