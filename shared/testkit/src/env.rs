@@ -65,3 +65,12 @@ pub fn channel_settings(
     })
     .expect("test channel settings are valid")
 }
+
+/// reconcile-chats' settings for tests: `local/dev.env` plus the given overrides.
+pub fn reconcile_settings(overrides: &[(&str, &str)]) -> flex_handoff::config::ReconcileSettings {
+    let env = dev_env_with(overrides);
+    flex_handoff::config::ReconcileSettings::from_env(|name| {
+        env.get(name).cloned().filter(|v| !v.is_empty())
+    })
+    .expect("test reconcile settings are valid")
+}

@@ -304,6 +304,14 @@ impl TwilioStandIns {
         self.with_hosts(overrides, channel_settings)
     }
 
+    /// reconcile-chats' settings (`local/dev.env`) pointing at these stand-ins, `overrides` on top.
+    pub fn reconcile_settings(
+        &self,
+        overrides: &[(&str, &str)],
+    ) -> flex_handoff::config::ReconcileSettings {
+        self.with_hosts(overrides, crate::env::reconcile_settings)
+    }
+
     /// chat-graphql's settings (`local/dev.env`) pointing at these stand-ins, `overrides` on top.
     pub fn graphql_settings(
         &self,
