@@ -148,3 +148,38 @@ async fn chat_graphql_bootstrap_ends_the_customers_chat() {
         ChatStatus::Closed
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the arm64 artifacts and qemu-aarch64: `make test` builds and runs them"]
+async fn reconcile_chats_bootstrap_closes_a_chat_whose_end_was_lost() {
+    let moto = MotoServer::start();
+    let table = moto.create_channels_table();
+    let store = ChannelStore::new(moto.dynamodb(), &table, 30);
+    let an_hour_ago = flex_handoff::unix_now() - 3600;
+    let sid = "CH0000000000000000000000000000dead";
+    flex_handoff_testkit::open_chat_as(
+        &store,
+        &flex_handoff::store::ActiveChat {
+            identity: "guest-lost".into(),
+            channel_sid: sid.into(),
+            mode: flex_handoff::flex::FlexMode::Conversations,
+            created_at: an_hour_ago,
+            confirmed_at: an_hour_ago,
+            interaction: None,
+        },
+    )
+    .await;
+    // The stand-ins read unknown conversations as gone.
+    let twilio = TwilioStandIns::start().await;
+    twilio.answer_normally().await;
+    let mut env = base_env(&moto, &table);
+    env.extend(twilio.env());
+
+    let run = run_under_qemu("reconcile-chats", env, "reconcile-scheduled.json").await;
+    assert_eq!(run.responses.len(), 1, "{}", run.output);
+    assert_eq!(run.responses[0]["repaired"], 1, "{}", run.output);
+    assert_eq!(
+        store.chat(sid).await.unwrap().unwrap().status,
+        ChatStatus::Closed
+    );
+}

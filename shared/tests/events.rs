@@ -3,8 +3,11 @@
 //! create-channel events run in every Flex mode, each against a fresh table on a real
 //! DynamoDB-compatible server and Twilio stand-ins.
 
-use flex_handoff::store::ChatStatus;
+use flex_handoff::flex::FlexMode;
+use flex_handoff::handlers::reconcile::{ReconcileState, reconcile};
+use flex_handoff::store::{ActiveChat, ChatStatus};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use flex_handoff::config::WebhookSettings;
 use flex_handoff::handlers::channel::{ChannelState, handle_channel_request};
@@ -12,7 +15,9 @@ use flex_handoff::handlers::graphql::{GraphqlState, handle_graphql_request};
 use flex_handoff::handlers::token::{TokenState, handle_token_request};
 use flex_handoff::handlers::webhook::{WebhookState, handle_webhook_request};
 use flex_handoff::store::ChannelStore;
-use flex_handoff_testkit::{MotoServer, TwilioStandIns, dev_settings, workspace_root};
+use flex_handoff_testkit::{
+    MotoServer, TwilioStandIns, dev_settings, open_chat_as, workspace_root,
+};
 use lambda_http::{Body, Response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -182,10 +187,51 @@ async fn every_event_gets_its_documented_response() {
                     );
                 }
             }
+            "reconcile-chats" => {
+                // An EventBridge event, not an API Gateway one: the reconciler reads nothing of
+                // it, so the file only has to be the schedule's shape.
+                let text =
+                    std::fs::read_to_string(workspace_root().join("events").join(&file)).unwrap();
+                let event: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(
+                    (event["source"].as_str(), event["detail-type"].as_str()),
+                    (Some("aws.events"), Some("Scheduled Event")),
+                    "{file}"
+                );
+                let table = moto.create_channels_table();
+                let settings = twilio.reconcile_settings(&[("CHANNELS_TABLE", &table)]);
+                let state = ReconcileState::build(&dev_settings(&[]), &settings, dynamodb.clone());
+                // A chat whose end never reached us: the stand-ins read its conversation as gone.
+                let an_hour_ago = flex_handoff::unix_now() - 3600;
+                let sid = "CH0000000000000000000000000000dead";
+                open_chat_as(
+                    &state.store,
+                    &ActiveChat {
+                        identity: "guest-lost".into(),
+                        channel_sid: sid.into(),
+                        mode: FlexMode::Conversations,
+                        created_at: an_hour_ago,
+                        confirmed_at: an_hour_ago,
+                        interaction: None,
+                    },
+                )
+                .await;
+                let report = reconcile(&state, flex_handoff::unix_now(), Duration::from_secs(60))
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    (report.checked, report.repaired),
+                    (1, 1),
+                    "{file}: {report:?}"
+                );
+                assert_eq!(expected.status, 200, "{file}: a run that completes");
+                let record = state.store.chat(sid).await.unwrap().unwrap();
+                assert_eq!(record.status, ChatStatus::Closed, "{file}");
+            }
             other => panic!("{file}: no handler for function {other}"),
         }
     }
-    assert_eq!(functions.len(), 4, "events cover every function");
+    assert_eq!(functions.len(), 5, "events cover every function");
 
     // Every request and answer against openapi.yaml.
     let path = std::env::temp_dir().join(format!("exchanges-{}.json", uuid::Uuid::new_v4()));

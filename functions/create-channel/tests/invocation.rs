@@ -48,6 +48,31 @@ async fn opens_then_reuses_a_chat_and_logs_no_secret() {
         .filter(|line| line["fields"]["message"] == "request")
         .count();
     assert_eq!(request_lines, 2, "{}", run.output);
+
+    // One opened and one reused chat, each an EMF line by mode, and no other chat outcome.
+    let outcomes: Vec<(String, String)> = run
+        .output
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0] == "Mode")
+        .map(|line| {
+            let name = line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert_eq!(line[name.as_str()], 1.0, "{line}");
+            (name, line["Mode"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("ChatsOpened".to_owned(), "conversations".to_owned()),
+            ("ChatsReused".to_owned(), "conversations".to_owned())
+        ],
+        "{}",
+        run.output
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
