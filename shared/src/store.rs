@@ -417,6 +417,36 @@ impl ChannelStore {
         }
     }
 
+    /// Gives our claim a new handoff id: the old one names a chat that has ended, whose name
+    /// cannot be used again. Written before anything is created under the new name, so a request
+    /// taking over later looks for what this one makes. `Ok(false)`: the claim is not ours now.
+    pub async fn renew_handoff(
+        &self,
+        identity: &str,
+        claim_id: &str,
+        handoff_id: &str,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, active_key(identity))
+            .update_expression("SET handoffId = :handoff")
+            .condition_expression("#claim = :claim AND #state = :pending")
+            .expression_attribute_names("#claim", "claimId")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":handoff", s(handoff_id))
+            .expression_attribute_values(":claim", s(claim_id))
+            .expression_attribute_values(":pending", s(SLOT_PENDING))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(store_error("UpdateItem", error)),
+        }
+    }
+
     /// Gives up a claim (the Twilio call failed), so the next press starts afresh.
     pub async fn release(&self, identity: &str, claim_id: &str) -> Result<(), StoreError> {
         let result = self

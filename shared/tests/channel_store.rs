@@ -442,3 +442,165 @@ async fn a_hanging_dynamodb_fails_within_the_operation_timeout_well_inside_the_l
         "the claim and the activation together end inside the lease"
     );
 }
+
+/// The reconciler's index holds active chats only, oldest confirmation first, and a
+/// confirmation moves a chat forward in it; closing takes it out.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_live_index_lists_active_chats_by_confirmation_and_forgets_closed_ones() {
+    let moto = MotoServer::start();
+    let (store, client, table) = store(&moto).await;
+    let described = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let indexes: Vec<String> = described
+        .table
+        .unwrap()
+        .global_secondary_indexes
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|index| index.index_name)
+        .collect();
+    assert!(
+        indexes.contains(&flex_handoff::store::LIVE_CHATS_INDEX.to_owned()),
+        "{indexes:?}"
+    );
+
+    for (n, identity) in ["ada", "bob", "cy"].iter().enumerate() {
+        flex_handoff_testkit::open_chat_as(
+            &store,
+            &chat_at(identity, &format!("CH{n:032x}"), NOW + n as i64),
+        )
+        .await;
+    }
+    // A pending claim is no live chat.
+    store
+        .claim(
+            "dee",
+            "claim-d",
+            "claim-d",
+            FlexMode::Conversations,
+            NOW,
+            15,
+        )
+        .await
+        .unwrap();
+    let listed = |before| {
+        let store = &store;
+        async move {
+            let mut all = Vec::new();
+            for shard in 0..flex_handoff::store::LIVE_SHARDS {
+                all.extend(store.unconfirmed(shard, before, 10).await.unwrap());
+            }
+            all.sort_by_key(|chat| chat.confirmed_at);
+            all.into_iter()
+                .map(|chat| chat.identity)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(NOW + 10).await, ["ada", "bob", "cy"]);
+    assert_eq!(listed(NOW + 1).await, ["ada"], "strictly before");
+
+    assert!(
+        store
+            .confirm("ada", &format!("CH{:032x}", 0), NOW + 5)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .confirm("ada", &format!("CH{:032x}", 0), NOW + 4)
+            .await
+            .unwrap(),
+        "never backwards"
+    );
+    assert!(
+        !store
+            .confirm("ada", "CH0000000000000000000000000000ffff", NOW + 6)
+            .await
+            .unwrap(),
+        "another chat"
+    );
+    assert_eq!(listed(NOW + 10).await, ["bob", "cy", "ada"]);
+
+    assert_eq!(
+        store
+            .close_ended("bob", &format!("CH{:032x}", 1), NOW + 7)
+            .await
+            .unwrap(),
+        CloseOutcome::Closed
+    );
+    assert_eq!(listed(NOW + 10).await, ["cy", "ada"]);
+}
+
+/// A takeover whose handoff's chat has ended renews the handoff id on its own claim only.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handoff_id_is_renewed_only_by_the_claim_holding_it() {
+    let moto = MotoServer::start();
+    let (store, _, _) = store(&moto).await;
+    store
+        .claim(
+            "ada",
+            "claim-1",
+            "handoff-1",
+            FlexMode::Interactions,
+            NOW,
+            15,
+        )
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .renew_handoff("ada", "claim-2", "handoff-x")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .renew_handoff("ada", "claim-1", "handoff-2")
+            .await
+            .unwrap()
+    );
+    let Slot::Pending {
+        handoff_id,
+        claim_id,
+        ..
+    } = store.active_slot("ada").await.unwrap()
+    else {
+        panic!("pending");
+    };
+    assert_eq!(
+        (handoff_id.as_str(), claim_id.as_str()),
+        ("handoff-2", "claim-1")
+    );
+    assert!(
+        !store
+            .renew_handoff("bob", "claim-1", "handoff-3")
+            .await
+            .unwrap(),
+        "no slot"
+    );
+}
+
+/// A pointer left behind by a record closed some other way is freed by the repair too.
+#[tokio::test(flavor = "multi_thread")]
+async fn close_ended_frees_a_pointer_whose_record_is_closed_or_gone() {
+    let moto = MotoServer::start();
+    let (store, client, table) = store(&moto).await;
+    let sid = "CH0000000000000000000000000000abcd";
+    flex_handoff_testkit::open_chat_as(&store, &chat("ada", sid)).await;
+    client
+        .delete_item()
+        .table_name(&table)
+        .key(KEY, AttributeValue::S(format!("chat#{sid}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        store.close_ended("ada", sid, NOW).await.unwrap(),
+        CloseOutcome::Unknown
+    );
+    assert_eq!(store.active_slot("ada").await.unwrap(), Slot::Empty);
+}

@@ -85,12 +85,18 @@ pub(super) async fn open(
     let chats = opening.chats;
     let chat = opening.chat;
     let existing = if opening.recovering {
-        conversation_named(chats, chat.handoff_id).await?
+        match conversation_named(chats, chat.handoff_id).await? {
+            Named::Open(sid) => Some(sid),
+            Named::Missing => None,
+            // The dead request's chat has ended since (its timers, or an agent): nothing to
+            // complete, and its name cannot be used again.
+            Named::Closed => return Err(opening.handoff_ended()),
+        }
     } else {
         None
     };
     let Some(sid) = existing else {
-        let sid = create_conversation(chats, settings, chat).await?;
+        let sid = create_conversation(chats, settings, opening).await?;
         opening.created();
         let opened = opening.hand_over(sid, None).await?;
         let interaction = interaction_for(chats, settings, &opened.channel_sid, chat).await?;
@@ -121,9 +127,10 @@ pub(super) async fn open(
 async fn create_conversation(
     chats: &TwilioChats,
     settings: &Settings,
-    chat: &NewChat<'_>,
+    opening: &Opening<'_>,
 ) -> Result<String, TwilioError> {
     let what = "create conversation";
+    let chat = opening.chat;
     let mut attributes = Map::new();
     attributes.insert("handoffId".into(), chat.handoff_id.into());
     let facts = chat.context.facts();
@@ -162,30 +169,37 @@ async fn create_conversation(
         Err(error) => return Err(error),
     };
     match conversation_named(chats, chat.handoff_id).await {
-        Ok(Some(sid)) => {
+        Ok(Named::Open(sid)) => {
             tracing::warn!(channel_sid = %sid, %error, "found the conversation an unanswered create made");
             Ok(sid)
         }
-        Ok(None) if matches!(error, TwilioError::Rejected { .. }) => Err(error),
-        Ok(None) | Err(_) => Err(TwilioError::OutcomeUnknown {
+        // The name is taken by a conversation that has ended: this handoff cannot be opened.
+        Ok(Named::Closed) => Err(opening.handoff_ended()),
+        Ok(Named::Missing) if matches!(error, TwilioError::Rejected { .. }) => Err(error),
+        Ok(Named::Missing) | Err(_) => Err(TwilioError::OutcomeUnknown {
             what,
             reason: error.to_string(),
         }),
     }
 }
 
-/// The open conversation named `handoff_id`, if there is one.
-async fn conversation_named(
-    chats: &TwilioChats,
-    handoff_id: &str,
-) -> Result<Option<String>, TwilioError> {
+/// What holds a handoff's unique name.
+enum Named {
+    Missing,
+    Open(String),
+    /// A closed conversation keeps its unique name: no new one can take it.
+    Closed,
+}
+
+/// The conversation named `handoff_id`, and whether it is still open.
+async fn conversation_named(chats: &TwilioChats, handoff_id: &str) -> Result<Named, TwilioError> {
     let what = "fetch conversation by unique name";
     let name: String = url::form_urlencoded::byte_serialize(handoff_id.as_bytes()).collect();
     let url = chats.chat_url(ChatApi::Conversations, &name);
     match chats.twilio.get(what, &url).await {
-        Ok(conversation) if conversation["state"] == "closed" => Ok(None),
-        Ok(conversation) => sid_in(what, &conversation["sid"], SidKind::Channel).map(Some),
-        Err(error) if error.is_not_found() => Ok(None),
+        Ok(conversation) if conversation["state"] == "closed" => Ok(Named::Closed),
+        Ok(conversation) => sid_in(what, &conversation["sid"], SidKind::Channel).map(Named::Open),
+        Err(error) if error.is_not_found() => Ok(Named::Missing),
         Err(error) => Err(error),
     }
 }

@@ -186,6 +186,10 @@ pub struct OpenFailure {
     /// failed, or the request was completing a dead one's chat. The claim must then stay, so the
     /// press after its lease completes that chat instead of opening a second.
     pub chat_may_exist: bool,
+    /// The handoff's name belongs to a chat that has since ended (interactions mode: a closed
+    /// conversation keeps its unique name). Nothing of it is live: the caller starts a fresh
+    /// handoff, under a new name.
+    pub handoff_ended: bool,
 }
 
 /// A chat as Twilio knows it: what ending it takes.
@@ -249,9 +253,14 @@ impl Flex {
             ModeSettings::Interactions(settings) => interactions::open(settings, &opening).await,
             ModeSettings::Chat(settings) => legacy::open(settings, &opening).await,
         };
-        opened.map_err(|error| OpenFailure {
-            chat_may_exist: recovering || opening.has_created() || error.may_have_created(),
-            error,
+        opened.map_err(|error| {
+            let handoff_ended = opening.has_ended_handoff();
+            OpenFailure {
+                chat_may_exist: !handoff_ended
+                    && (recovering || opening.has_created() || error.may_have_created()),
+                handoff_ended,
+                error,
+            }
         })
     }
 }

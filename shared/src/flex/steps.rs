@@ -159,6 +159,7 @@ pub(super) struct Opening<'a> {
     pub recovering: bool,
     pub history: Vec<HistoryMessage>,
     created: AtomicBool,
+    handoff_ended: AtomicBool,
 }
 
 impl<'a> Opening<'a> {
@@ -177,6 +178,7 @@ impl<'a> Opening<'a> {
             recovering,
             history: history_messages(chat.context),
             created: AtomicBool::new(false),
+            handoff_ended: AtomicBool::new(false),
         }
     }
 
@@ -191,6 +193,23 @@ impl<'a> Opening<'a> {
 
     pub fn has_created(&self) -> bool {
         self.created.load(Ordering::Relaxed)
+    }
+
+    /// Notes that the chat this handoff's name found has ended, so nothing of it is live and the
+    /// name cannot open another (a closed conversation keeps its unique name); answers the error
+    /// that stands if the caller cannot start a fresh handoff.
+    pub fn handoff_ended(&self) -> TwilioError {
+        self.handoff_ended.store(true, Ordering::Relaxed);
+        TwilioError::Rejected {
+            what: "reopen a handoff",
+            status: 409,
+            code: 0,
+            message: "the handoff's conversation has ended; a new handoff is needed".into(),
+        }
+    }
+
+    pub fn has_ended_handoff(&self) -> bool {
+        self.handoff_ended.load(Ordering::Relaxed)
     }
 
     /// `resource` (`Messages`, `Webhooks`) of one chat, in the mode's chat API.

@@ -156,7 +156,7 @@ pub async fn channel_response(
             free @ (Slot::Empty | Slot::Pending { .. }) => {
                 let claim_id = uuid::Uuid::new_v4().to_string();
                 // A takeover keeps the dead claim's handoff id: what it made is found by it.
-                let (recovering, handoff_id) = match free {
+                let (mut recovering, mut handoff_id) = match free {
                     Slot::Pending { handoff_id, .. } => (true, handoff_id),
                     _ => (false, claim_id.clone()),
                 };
@@ -175,20 +175,40 @@ pub async fn channel_response(
                     slot = held;
                     continue;
                 }
-                let chat = NewChat {
-                    identity: &caller.identity,
-                    friendly_name: &friendly_name,
-                    pre_engagement_data: &pre_engagement_data,
-                    context: &context,
-                    handoff_id: &handoff_id,
+                let claimed_after = clock.elapsed();
+                let opened = loop {
+                    let chat = NewChat {
+                        identity: &caller.identity,
+                        friendly_name: &friendly_name,
+                        pre_engagement_data: &pre_engagement_data,
+                        context: &context,
+                        handoff_id: &handoff_id,
+                    };
+                    let claim = Claim {
+                        id: &claim_id,
+                        recovering,
+                        clock: &clock,
+                        claimed_after,
+                    };
+                    match open_and_record(state, &claim, &caller, &chat, mode).await {
+                        // What the dead request made has ended since: open afresh, once, under
+                        // a new handoff id recorded first.
+                        Err(failure) if failure.handoff_ended && recovering => {
+                            let fresh = uuid::Uuid::new_v4().to_string();
+                            if !state
+                                .store
+                                .renew_handoff(&caller.identity, &claim_id, &fresh)
+                                .await?
+                            {
+                                return Err(ApiError::ChatBeingOpened);
+                            }
+                            tracing::warn!("the handoff's chat had ended: opening a fresh one");
+                            handoff_id = fresh;
+                            recovering = false;
+                        }
+                        opened => break opened,
+                    }
                 };
-                let claim = Claim {
-                    id: &claim_id,
-                    recovering,
-                    clock: &clock,
-                    claimed_after: clock.elapsed(),
-                };
-                let opened = open_and_record(state, &claim, &caller, &chat, mode).await;
                 metrics::chat(
                     if opened.is_ok() {
                         ChatOutcome::Opened
@@ -266,10 +286,12 @@ struct Claim<'a> {
     claimed_after: Duration,
 }
 
-/// Why opening failed, and whether the chat may exist in Twilio all the same.
+/// Why opening failed, whether the chat may exist in Twilio all the same, and whether the
+/// handoff's name belongs to a chat that has ended.
 struct Failure {
     error: ApiError,
     chat_may_exist: bool,
+    handoff_ended: bool,
 }
 
 /// Opens the chat and records it; also says whether the bot's history reached it.
@@ -287,11 +309,13 @@ async fn open_and_record(
         .map_err(|failure| Failure {
             error: failure.error.into(),
             chat_may_exist: failure.chat_may_exist,
+            handoff_ended: failure.handoff_ended,
         })?;
     // From here the chat exists in Twilio: every failure keeps the claim.
     let exists = |error: ApiError| Failure {
         error,
         chat_may_exist: true,
+        handoff_ended: false,
     };
     let active = ActiveChat {
         identity: caller.identity.clone(),
