@@ -9,7 +9,7 @@ TOOLS_STAMP := $(VENV)/.tools-installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test dev tools bench load schema
+.PHONY: test dev tools bench load reconcile schema
 
 tools: $(TOOLS_STAMP)
 
@@ -38,7 +38,7 @@ test: $(TOOLS_STAMP)
 	python3 -m flex_handoff_dev.check_template template.yaml
 	@test -x /usr/bin/chromium || { echo "the browser test needs Debian's chromium: apt-get install chromium"; exit 1; }
 	node --test local/e2e/
-	cargo build --release --locked -p create-channel -p flex-webhook
+	cargo build --release --locked -p create-channel -p flex-webhook -p chat-graphql -p reconcile-chats
 	python3 -m flex_handoff_dev.load --quick
 
 dev: $(TOOLS_STAMP)
@@ -51,8 +51,12 @@ bench: $(TOOLS_STAMP)
 # The load and fault suite at full size (release binaries as separate processes); writes its
 # section of BENCHMARKS.md and tools/load/results.md. `make test` runs it at quick sizes.
 load: $(TOOLS_STAMP)
-	cargo build --release --locked -p create-channel -p flex-webhook
+	cargo build --release --locked -p create-channel -p flex-webhook -p chat-graphql -p reconcile-chats
 	python3 -m flex_handoff_dev.load
+
+# One reconciler run against `make dev`'s stack (it also runs there every minute).
+reconcile:
+	cargo lambda invoke reconcile-chats -A 127.0.0.1 -P $${DEV_LAMBDA_PORT:-9000} -F events/reconcile-scheduled.json
 
 # Rewrites schema.graphql from the code's schema (a test fails while the two differ).
 schema:

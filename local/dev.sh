@@ -4,8 +4,9 @@
 #   Twilio        flex_handoff_dev.local_twilio: keeps the chats, messages, webhooks and tasks the functions
 #                 make, checks every request first with Prism mocks of Twilio's official OpenAPI
 #                 specs, and calls the chat-end webhook, signed, when the agent ends a chat
-#   functions     all four under `cargo lambda watch`, env from local/dev.env plus local endpoints
+#   functions     all five under `cargo lambda watch`, env from local/dev.env plus local endpoints
 #   gateway       flex_handoff_dev.gateway: the API's routes and the demo page, one origin
+#   reconciler    reconcile-chats every minute (EventBridge's schedule in AWS); `make reconcile` once
 # Ports can be moved with DEV_PORT, DEV_LAMBDA_PORT, DEV_DYNAMODB_PORT, DEV_TWILIO_PORT and
 # DEV_PRISM_PORT (five from there); a port in use stops the start with a clear message.
 # MODE=conversations|interactions|chat picks the Flex mode (default: local/dev.env's).
@@ -120,6 +121,11 @@ start gateway python3 -m flex_handoff_dev.gateway "$gateway_port" "http://127.0.
   "{\"twilio\": \"$local_twilio\", \"mode\": \"${mode:-conversations}\", \"chatServiceSid\": \"$service\", \"twilioUrl\": \"$twilio_url\"}"
 wait_for_port "$gateway_port" gateway 10
 
+# EventBridge's part: the reconciler every minute, as the template's schedule runs it (answers in
+# local/run/reconciler.log); `make reconcile` runs it once more on demand.
+start reconciler bash -c "while sleep 60; do curl -s -X POST -d @events/reconcile-scheduled.json \
+  http://127.0.0.1:$lambda_port/2015-03-31/functions/reconcile-chats/invocations; echo; done"
+
 echo "compiling and warming up the functions (the first request to each builds it)..."
 api="http://127.0.0.1:$gateway_port"
 for _ in $(seq 1 600); do
@@ -140,6 +146,7 @@ flex-handoff is running (logs in $run_dir/):
   demo page + API   $api/            POST /token, /channel, /graphql, /twilio/webhook
   agent's page      $api/agent       (with the local Twilio: tasks, replies, End chat)
   functions         http://127.0.0.1:$lambda_port/lambda-url/<function>/   (cargo lambda watch)
+  reconciler        every minute (local/run/reconciler.log); once more: make reconcile
 MSG
 [ "$local_aws" = mock ] && echo "  DynamoDB          http://127.0.0.1:$dynamodb_port   (moto, one request at a time: flex_handoff_dev.moto_atomic; table ${table})"
 [ "$local_twilio" = mock ] && echo "  Twilio (local)    http://127.0.0.1:$twilio_port   (flex_handoff_dev.local_twilio; Prism on $prism_port-$((prism_port + 4)) checks each request against Twilio's specs; agent's side: $twilio_port/local/tasks)"

@@ -363,6 +363,13 @@ def measure(env, moto_url):
     count("generate-token: new guest", "generate-token", event("token-new-guest.json"))
     opened = count("create-channel: new chat", "create-channel", guest_event("channel-guest.json", identity))
     count("create-channel: reuse", "create-channel", guest_event("channel-guest.json", identity))
+    # The same reuse once its chat's last confirmation is older than the liveness interval (here
+    # any age: LIVENESS_CHECK_AFTER_SECONDS=0): one Twilio read, and the confirmation recorded.
+    command, target_env, _ = targets["create-channel"]
+    dynamo_counter.take()
+    twilio_counter.take()
+    stale = Run(command, {**target_env, "LIVENESS_CHECK_AFTER_SECONDS": "0"}, guest_event("channel-guest.json", identity))
+    trips["create-channel: stale reuse"] = {"status": stale.status, "dynamodb": dynamo_counter.take(), "twilio": twilio_counter.take()}
     channel_sid = json.loads(opened.response["body"])["channelSid"]
     count("flex-webhook: close", "flex-webhook", signed_close_event(dict(targets["flex-webhook"][1]), channel_sid))
     # The customer's side over GraphQL, on a chat of their own.
@@ -493,6 +500,7 @@ def report(cold, warm, trips, instructions, handoff, arch, arch_note, sizes, hot
     largest = max(s["bootstrap"] for s in sizes.values()) / 2**20
     new = trips["create-channel: new chat"]
     reuse = trips["create-channel: reuse"]
+    stale = trips["create-channel: stale reuse"]
     mine = trips["chat-graphql: my chats"]
     reads = lambda t: t["dynamodb"].get("GetItem", 0)  # noqa: E731
     def verdict(ok):
@@ -509,6 +517,9 @@ def report(cold, warm, trips, instructions, handoff, arch, arch_note, sizes, hot
         f"| token mint and verify >= 300,000/s | {1e9 / hot['token/mint']:,.0f} and {1e9 / hot['token/verify']:,.0f} per second | {verdict(min(1e9 / hot['token/mint'], 1e9 / hot['token/verify']) >= 300000)} |",
         f"| signature check >= 500,000/s | {1e9 / hot['webhook/signature_check']:,.0f} per second | {verdict(1e9 / hot['webhook/signature_check'] >= 500000)} |",
         f"| reuse: 1 DynamoDB read, no Twilio call | {sum(reuse['dynamodb'].values())} DynamoDB call(s), {sum(reuse['twilio'].values())} Twilio | {verdict(reuse['dynamodb'] == {'GetItem': 1} and not reuse['twilio'])} |",
+        f"| stale reuse: the fresh reuse plus exactly one Twilio GET | {', '.join(f'{k} {v}' for k, v in sorted(stale['dynamodb'].items()))}; "
+        f"{', '.join(f'{k} {v}' for k, v in sorted(stale['twilio'].items()))} | "
+        f"{verdict(stale['status'] == 200 and stale['dynamodb'] == {'GetItem': 1, 'UpdateItem': 1} and list(stale['twilio'].values()) == [1] and next(iter(stale['twilio'])).startswith('GET '))} |",
         f"| interactions, no transcript: <= 3 sequential Twilio round trips | {handoff[('interactions', 'empty context')]['trips']} | "
         f"{verdict(handoff[('interactions', 'empty context')]['trips'] <= 3)} |",
         "| a 20-message transcript adds <= 1 sequential round trip, every mode | "

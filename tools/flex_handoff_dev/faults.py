@@ -4,6 +4,12 @@
 the next press answers with that chat. Cases run concurrently, so the ones that must wait out a
 claim's lease (15 s) wait once together.
 
+`liveness_run` is the second half: a chat whose end never reached us (the webhook lost, or
+answered 5xx, `endChat` closing in Twilio and then failing in DynamoDB, a conversation closed by
+its timers, a takeover of a chat with five webhooks, an Interaction refused until the
+configuration is fixed). Each case asserts that the next press within the stated time gets a live
+chat, exactly one, and that nothing else changed.
+
 The Twilio stand-in keeps state for all three modes (web chats, legacy Flex channels with Flex's
 reuse of an identity's open channel, conversations by unique name, interactions and their tasks,
 webhooks and messages) and injects faults per customer. A DynamoDB proxy in front of moto injects
@@ -15,10 +21,11 @@ import json
 import socket
 import threading
 import time
+import urllib.parse
 import uuid
 
 from flex_handoff_dev.aws_local import forward
-from flex_handoff_dev.events import guest_event
+from flex_handoff_dev.events import event, guest_event
 from flex_handoff_dev.servers import Handler, Server, log
 from flex_handoff_dev.twilio_model import Hooks, TwilioServer
 
@@ -54,8 +61,9 @@ class StatefulTwilio(Hooks):
     """The one Twilio model (twilio_model) behind a server whose hooks inject per-customer
     faults. Thread-safe."""
 
-    def __init__(self):
-        self.server = TwilioServer(hooks=self).start()
+    def __init__(self, auth_token=""):
+        # The auth token signs the chat-end webhooks the model calls (the liveness cases).
+        self.server = TwilioServer(hooks=self, auth_token=auth_token).start()
         self.model = self.server.model
         self.faults = {}  # identity -> [Fault]
         self.kill = {}  # identity -> callable that kills the instance serving it
@@ -95,6 +103,10 @@ class StatefulTwilio(Hooks):
     # the call, the others act on its answer.
 
     def before(self, handler, method, path, form):
+        if path == "/v1/Interactions" and json.loads(form.get("Routing", "{}")).get("properties", {}).get("workflow_sid") == BAD_WORKFLOW:
+            handler.fault = None
+            handler.reply_json(400, {"code": 20001, "message": "Invalid workflow_sid", "status": 400})
+            return True
         identity, kind = self.owner_and_kind(path, form) if method == "POST" else (None, None)
         handler.fault = self.fault_for(identity, kind) if identity else None
         handler.identity = identity
@@ -350,3 +362,292 @@ def secrets_manager_down(env, instance_class, moto_url):
         up.stop()
     assert status == 201, body
     return took
+
+
+# --- Issue 21: every press reaches a live chat ---------------------------------------------------
+
+# A reuse asks Twilio whether its chat is live once it was last confirmed this long ago
+# (LIVENESS_CHECK_AFTER_SECONDS; 60 by default, 1 here so the cases need not wait a minute).
+LIVENESS_AFTER_S = 1
+# A workflow SID Twilio refuses (the model's hooks answer 400): a deploy with a typo in it.
+BAD_WORKFLOW = "WW" + "0" * 31 + "b"
+GOOD_WORKFLOW = "WW77777777777777777777777777777777"
+
+
+class WebhookRoute:
+    """API Gateway's POST /twilio/webhook in front of one flex-webhook instance: Twilio's webhook
+    calls become API Gateway events, and the instance's status goes back to Twilio, which retries
+    as the registered URL's connection overrides say. Records each call's (chat, status)."""
+
+    def __init__(self):
+        self.calls = []  # (channel SID, status)
+        self.instance = None
+        outer = self
+
+        class Route(Handler):
+            def do_POST(self):
+                body = self.body()
+                data = json.loads(event("webhook-conversations-closed.json"))
+                data["headers"]["x-twilio-signature"] = self.headers.get("x-twilio-signature", "")
+                data["body"], data["isBase64Encoded"] = body.decode(), False
+                status, answer, _ = outer.instance.invoke(json.dumps(data))
+                fields = dict(urllib.parse.parse_qsl(body.decode()))
+                outer.calls.append((fields.get("ConversationSid") or fields.get("ChannelSid"), status))
+                self.reply(status, json.dumps(answer).encode(), {"content-type": "application/json"})
+
+        self.server = Server(Route)
+        self.url = f"{self.server.url()}/twilio/webhook"
+
+    def statuses(self, sid):
+        return [status for called, status in self.calls if called == sid]
+
+
+class Live:
+    """What the liveness cases share: the stand-ins, the functions' environment, the webhook route."""
+
+    def __init__(self, env, moto_url, records, instance_class):
+        self.twilio, self.dynamo = StatefulTwilio(env["TWILIO_AUTH_TOKEN"]), DynamoFaults(moto_url)
+        self.route = WebhookRoute()
+        self.records, self.instance_class, self.moto_url = records, instance_class, moto_url
+        self.env = {**env, "AWS_ENDPOINT_URL_DYNAMODB": self.dynamo.url(), "TWILIO_FLEX_API_URL": self.twilio.url(),
+                    "TWILIO_CHAT_API_URL": self.twilio.url(), "TWILIO_CONVERSATIONS_API_URL": self.twilio.url(),
+                    "TWILIO_TASKROUTER_API_URL": self.twilio.url(), "TWILIO_DEADLINE_MS": str(TWILIO_DEADLINE_MS),
+                    "TWILIO_WEBHOOK_URL": self.route.url, "LIVENESS_CHECK_AFTER_SECONDS": str(LIVENESS_AFTER_S),
+                    "TWILIO_WORKFLOW_SID": GOOD_WORKFLOW}
+        self.route.instance = instance_class("flex-webhook", self.env)
+
+    def press(self, case, **overrides):
+        instance = self.instance_class("create-channel", {**self.env, "FLEX_MODE": case.mode, **overrides})
+        try:
+            status, body, _ = instance.invoke(guest_event("channel-with-context.json", case.identity))
+            return status, body
+        finally:
+            instance.stop()
+
+    def end_chat(self, case, sid):
+        """The customer's endChat through chat-graphql."""
+        data = json.loads(guest_event("graphql-end-chat.json", case.identity))
+        request = json.loads(data["body"])
+        request["variables"]["channelSid"] = sid
+        data["body"] = json.dumps(request)
+        instance = self.instance_class("chat-graphql", self.env)
+        try:
+            return instance.invoke(json.dumps(data))[:2]
+        finally:
+            instance.stop()
+
+    def reconcile(self):
+        instance = self.instance_class("reconcile-chats", self.env)
+        try:
+            report, _ = instance.invoke_raw(event("reconcile-scheduled.json"))
+            return report
+        finally:
+            instance.stop()
+
+    def age_confirmation(self, identity, seconds):
+        """The chat's last confirmation moved `seconds` back: that long without a press."""
+        import boto3
+
+        client = boto3.client("dynamodb", endpoint_url=self.moto_url, region_name="us-east-1",
+                              aws_access_key_id="load", aws_secret_access_key="load")
+        client.update_item(TableName=self.env["CHANNELS_TABLE"], Key={"pk": {"S": f"active#{identity}"}},
+                           UpdateExpression="SET confirmedAt = confirmedAt - :age",
+                           ExpressionAttributeValues={":age": {"N": str(seconds)}})
+
+    def state(self, sid):
+        with self.twilio.model.lock:
+            return self.twilio.model.chats[sid]["state"]
+
+    def ours(self, sid):
+        """Our chat-end webhooks on the chat, and all of its webhooks."""
+        with self.twilio.model.lock:
+            hooks = self.twilio.model.chats[sid]["webhooks"]
+            return sum(1 for h in hooks if h["url"].split("#")[0] == self.route.url), len(hooks)
+
+    def add_foreign_webhooks(self, sid, count):
+        with self.twilio.model.lock:
+            for n in range(count):
+                self.twilio.model.chats[sid]["webhooks"].append(
+                    {"sid": f"WHforeign{n}", "url": f"https://studio.example/hook{n}", "filters": []})
+
+    def lose_webhooks(self, sid, source="API"):
+        """The chat ends in Twilio and its webhook never arrives."""
+        assert self.twilio.model.end(sid, source), f"{sid} had no webhook to lose"
+
+    def check_live(self, case, answer):
+        """Exactly one live chat in Twilio, the one answered, recorded, with our webhook once (one
+        task in interactions mode); every other chat of the customer ended, its record closed;
+        the next press reuses it."""
+        sid = answer["channelSid"]
+        chats = self.twilio.chats_of(case.identity)
+        live = [c for c in chats if self.state(c) == "active"]
+        assert live == [sid], f"{case.name}: live chats {live}, answered {sid}"
+        record = self.records(sid)
+        assert record and record["status"] == "active" and record["identity"] == case.identity, f"{case.name}: {record}"
+        ours, _ = self.ours(sid)
+        assert ours == 1, f"{case.name}: {ours} chat-end webhooks of ours on {sid}"
+        for other in set(chats) - {sid}:
+            old = self.records(other)
+            assert old is None or old["status"] == "closed", f"{case.name}: the ended {other} is recorded {old}"
+        if case.mode == "interactions":
+            with self.twilio.model.lock:
+                task = self.twilio.model.chats[sid]["task"]
+            assert task and task["status"] == "pending", f"{case.name}: task {task}"
+        status, again = self.press(case)
+        assert status == 200 and again["channelSid"] == sid, f"{case.name}: the next press {status} {again}"
+        return len(chats)
+
+
+def webhook_lost(live, case):
+    status, first = live.press(case)
+    assert status == 201, (case.name, status, first)
+    live.lose_webhooks(first["channelSid"])
+    time.sleep(LIVENESS_AFTER_S + 0.5)
+    status, second = live.press(case)
+    assert status == 201 and second["channelSid"] != first["channelSid"], (case.name, status, second)
+    live.check_live(case, second)
+    return "201", f"201 after {LIVENESS_AFTER_S + 0.5:.1f} s, new chat (repaired by the press)"
+
+
+def closed_by_timer(live, case):
+    status, first = live.press(case)
+    assert status == 201, (case.name, status, first)
+    live.lose_webhooks(first["channelSid"], source="SYSTEM")
+    time.sleep(LIVENESS_AFTER_S + 0.5)
+    status, second = live.press(case)
+    assert status == 201 and second["channelSid"] != first["channelSid"], (case.name, status, second)
+    live.check_live(case, second)
+    return "201", f"201 after {LIVENESS_AFTER_S + 0.5:.1f} s, new chat (repaired by the press)"
+
+
+def webhook_5xx(live, case):
+    status, first = live.press(case)
+    assert status == 201, (case.name, status, first)
+    sid = first["channelSid"]
+    # Every attempt of the SDK's (3) fails: flex-webhook answers 503, and Twilio retries.
+    live.dynamo.faults[case.identity] = [Fault("TransactWriteItems", "fail", times=3)]
+    live.twilio.server.call_webhooks(live.twilio.model.end(sid))
+    statuses = live.route.statuses(sid)
+    assert statuses[0] >= 500 and statuses[-1] == 200, f"{case.name}: webhook statuses {statuses}"
+    assert live.records(sid)["status"] == "closed", f"{case.name}: Twilio's retry closed nothing"
+    status, second = live.press(case)  # at once: no liveness read needed
+    assert status == 201 and second["channelSid"] != sid, (case.name, status, second)
+    live.check_live(case, second)
+    return "201", f"201 at once, new chat (webhook {'/'.join(map(str, statuses))}: retried by Twilio)"
+
+
+def end_chat_store_fails(live, case):
+    status, first = live.press(case)
+    assert status == 201, (case.name, status, first)
+    sid = first["channelSid"]
+    live.dynamo.faults[case.identity] = [Fault("TransactWriteItems", "fail", times=10)]
+    end_status, body = live.end_chat(case, sid)
+    assert end_status == 503 and body["errors"][0]["extensions"]["code"] == "STORE_UNAVAILABLE", (case.name, end_status, body)
+    assert live.state(sid) != "active", f"{case.name}: Twilio did not close {sid}"
+    live.dynamo.faults[case.identity] = []
+    time.sleep(LIVENESS_AFTER_S + 0.5)
+    status, second = live.press(case)
+    assert status == 201 and second["channelSid"] != sid, (case.name, status, second)
+    live.check_live(case, second)
+    return f"endChat {end_status} STORE_UNAVAILABLE", f"201 after {LIVENESS_AFTER_S + 0.5:.1f} s, new chat (repaired by the press)"
+
+
+def reconciled(live, case):
+    status, first = live.press(case)
+    assert status == 201, (case.name, status, first)
+    sid = first["channelSid"]
+    live.lose_webhooks(sid)
+    live.age_confirmation(case.identity, 3600)
+    report = live.reconcile()
+    assert report["repaired"] + report["alreadyClosed"] >= 1, f"{case.name}: {report}"
+    assert live.records(sid)["status"] == "closed", f"{case.name}: the reconciler left {sid} open: {report}"
+    status, second = live.press(case)  # at once: the record is closed already
+    assert status == 201 and second["channelSid"] != sid, (case.name, status, second)
+    live.check_live(case, second)
+    return "201", "201 at once, new chat (closed by the reconciler, no press needed)"
+
+
+def five_webhooks_takeover(live, case):
+    # The instance dies after the chat exists (and its webhook may be on it): the claim stays.
+    kill_after = Fault("interaction" if case.mode == "interactions" else "history message", "kill")
+    live.twilio.faults[case.identity] = [kill_after]
+    instance = live.instance_class("create-channel", {**live.env, "FLEX_MODE": case.mode})
+    live.twilio.kill[case.identity] = instance.process.kill
+    try:
+        invoke_until_killed(instance, guest_event("channel-with-context.json", case.identity))
+    finally:
+        instance.stop()
+    live.twilio.faults[case.identity] = []
+    [sid] = live.twilio.chats_of(case.identity)
+    ours, total = live.ours(sid)
+    # Others' webhooks (Studio, Flex's own) fill the chat to Twilio's five.
+    live.add_foreign_webhooks(sid, 5 - total if ours else 4)
+    time.sleep(LEASE_WAIT_S)
+    status, second = live.press(case)
+    assert status == 201 and second["channelSid"] == sid, (case.name, status, second)
+    ours, total = live.ours(sid)
+    assert (ours, total) == (1, 5), f"{case.name}: {ours} of ours among {total} webhooks"
+    live.check_live(case, second)
+    return "killed", "201 after the lease, the same chat, 5 webhooks (ours once)"
+
+
+def interactions_refused_then_fixed(live, case):
+    status, first = live.press(case, TWILIO_WORKFLOW_SID=BAD_WORKFLOW)
+    assert status == 502, (case.name, status, first)
+    [sid] = live.twilio.chats_of(case.identity)
+    time.sleep(LEASE_WAIT_S)
+    status, second = live.press(case)  # the fixed deploy
+    assert status == 201 and second["channelSid"] == sid, (case.name, status, second)
+    live.check_live(case, second)
+    return "502", "201 after the lease, the same conversation, one task"
+
+
+def interactions_refused_closed_then_fixed(live, case):
+    status, first = live.press(case, TWILIO_WORKFLOW_SID=BAD_WORKFLOW)
+    assert status == 502, (case.name, status, first)
+    [sid] = live.twilio.chats_of(case.identity)
+    live.lose_webhooks(sid, source="SYSTEM")  # its timers close it before anyone fixes the deploy
+    time.sleep(LEASE_WAIT_S)
+    status, second = live.press(case)
+    assert status == 201 and second["channelSid"] != sid, (case.name, status, second)
+    live.check_live(case, second)
+    return "502", "201 after the lease, a fresh handoff (new conversation), one task"
+
+
+class LiveCase:
+    """One customer, one way a chat's end can fail to reach us: `script(live, case)` plays it and
+    answers the report's (first, then) cells."""
+
+    def __init__(self, name, mode, script):
+        self.name, self.mode, self.script = name, mode, script
+        self.identity = f"guest-live-{uuid.uuid4().hex[:12]}"
+
+
+def liveness_cases():
+    modes = list(CREATE_ROUTES)
+    found = [LiveCase(f"{mode}: chat ended, webhook lost", mode, webhook_lost) for mode in modes]
+    found += [LiveCase(f"{mode}: webhook answered 5xx (DynamoDB down)", mode, webhook_5xx) for mode in modes]
+    found += [LiveCase(f"{mode}: endChat closed in Twilio, DynamoDB failed", mode, end_chat_store_fails) for mode in modes]
+    found += [LiveCase(f"{mode}: chat ended, no press, reconciler", mode, reconciled) for mode in modes]
+    found += [LiveCase(f"{mode}: conversation closed by its timers, webhook lost", mode, closed_by_timer)
+              for mode in ("conversations", "interactions")]
+    found += [LiveCase(f"{mode}: takeover of a chat with 5 webhooks", mode, five_webhooks_takeover)
+              for mode in ("conversations", "interactions")]
+    found += [LiveCase("interactions: Interaction 400 (bad workflow), then fixed", "interactions", interactions_refused_then_fixed),
+              LiveCase("interactions: Interaction 400, conversation closed by timers, then fixed", "interactions",
+                   interactions_refused_closed_then_fixed)]
+    return found
+
+
+def liveness_run(env, moto_url, records, instance_class):
+    """Runs every liveness case, concurrently; returns the report's rows. Raises on the first
+    broken promise."""
+    live = Live(env, moto_url, records, instance_class)
+    all_cases = liveness_cases()
+    log(f"liveness: {len(all_cases)} cases across 3 modes...")
+    try:
+        with concurrent.futures.ThreadPoolExecutor(len(all_cases)) as pool:
+            outcomes = list(pool.map(lambda case: case.script(live, case), all_cases))
+    finally:
+        live.route.instance.stop()
+    return [(case.name, first, then) for case, (first, then) in zip(all_cases, outcomes)]

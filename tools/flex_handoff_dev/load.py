@@ -15,6 +15,9 @@ Scenarios:
                    Twilio 429/5xx/slower than the deadline, DynamoDB throttling and failing after
                    the claim and after Twilio opened the chat, Secrets Manager down at cold start:
                    nothing lost, nothing duplicated, the next press works (faults)
+  liveness         a chat whose end never reached us (webhook lost or 5xx, endChat failing in
+                   DynamoDB, timers, no press at all, 5 webhooks, an Interaction refused until
+                   fixed): the next press gets exactly one live chat (faults.liveness_run)
 
   --only <scenario>  runs one scenario (for working on it; results are not written)
 """
@@ -184,6 +187,13 @@ def report(figures):
               "press answers `{\"error\":{\"code\",\"message\"}}`. A first press of \"-\" had its process killed.", "",
               "| case | first press | next press |", "|---|---|---|"]
     lines += [f"| {name} | {first if first else '-'} | {second} |" for name, first, second in figures["faults"]]
+    lines += ["", f"### Every press reaches a live chat ({len(figures['liveness'])} cases, every one asserted)", "",
+              "A chat whose end never reached us, then the customer's next press: exactly one live chat in Twilio,",
+              "the one answered, recorded, with our chat-end webhook once (one task in interactions mode), every",
+              f"ended chat's record closed, and the press after it reuses it. A reuse asks Twilio after {faults.LIVENESS_AFTER_S} s here",
+              "(`LIVENESS_CHECK_AFTER_SECONDS`, 60 by default).", "",
+              "| case | first | next press |", "|---|---|---|"]
+    lines += [f"| {name} | {first} | {then} |" for name, first, then in figures["liveness"]]
     lines += ["", f"Secrets Manager unreachable at cold start (connections accepted, never answered): the instance "
               f"exits non-zero after {figures['secrets manager down']:.1f} s naming `TWILIO_SECRET_ARN`, no secret in its "
               "output; a fresh instance with Secrets Manager back opens the chat (201)."]
@@ -215,6 +225,7 @@ def main():
             "double click": lambda: double_click(function_env, twilio),
             "duplicate close": lambda: duplicate_close(function_env, twilio, records),
             "faults": lambda: faults.run(function_env, moto_url, records, Instance),
+            "liveness": lambda: faults.liveness_run(function_env, moto_url, records, Instance),
             "secrets manager down": lambda: faults.secrets_manager_down(function_env, Instance, moto_url),
         }
         if ONLY:

@@ -95,16 +95,20 @@ class Instance:
         self.lock = threading.Lock()
 
     def invoke(self, payload):
-        """(status, body, latency in ms) of one event."""
+        """(status, body, latency in ms) of one API Gateway event."""
+        response, latency_ms = self.invoke_raw(payload)
+        if "statusCode" not in response:
+            raise AssertionError(f"the function failed: {response}")
+        return response["statusCode"], json.loads(response["body"]), latency_ms
+
+    def invoke_raw(self, payload):
+        """(answer's JSON, latency in ms) of one event of any kind (a schedule's, say)."""
         with self.lock:
             request_id = uuid.uuid4().hex
             self.runtime.events.put((request_id, payload))
             got, done, answer = self.runtime.responses.get(timeout=60)
             assert got == request_id, (got, request_id)
-            response = json.loads(answer)
-            if "statusCode" not in response:
-                raise AssertionError(f"the function failed: {response}")
-            return response["statusCode"], json.loads(response["body"]), (done - self.runtime.served[request_id]) / 1e6
+            return json.loads(answer), (done - self.runtime.served[request_id]) / 1e6
 
     def cpu_ms(self):
         fields = pathlib.Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()

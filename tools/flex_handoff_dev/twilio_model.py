@@ -33,6 +33,10 @@ from twilio.request_validator import RequestValidator
 from flex_handoff_dev.servers import Handler, Server, log, serve
 
 
+# Twilio keeps at most five scoped webhooks on a conversation (error 50361 past that).
+MAX_CONVERSATION_WEBHOOKS = 5
+
+
 def new_sid(prefix):
     return prefix + uuid.uuid4().hex
 
@@ -166,6 +170,9 @@ class TwilioModel:
             author = form.get("Author") or form.get("From") or chat["identity"]
             return 201, self.add_message(chat, author, form.get("Body", ""), form.get("Attributes") or "{}")
         if path.endswith("/Webhooks"):
+            if chat["api"] == "conversations" and len(chat["webhooks"]) >= MAX_CONVERSATION_WEBHOOKS:
+                return 400, {"code": 50361, "message": "Maximum number of webhooks for this conversation reached",
+                             "status": 400}
             sid = new_sid("WH")
             chat["webhooks"].append({"sid": sid, "url": form["Configuration.Url"], "filters": form.get("_filters", [])})
             return 201, {"sid": sid, "target": "webhook"}
@@ -239,10 +246,11 @@ class TwilioModel:
         with self.lock:
             return self.add_message(self.chats[sid], "agent", body, "{}")
 
-    def end(self, sid):
+    def end(self, sid, source="API"):
         """Ends the chat as Flex does when the agent completes the task: a conversation is
         closed (`onConversationStateUpdated`), a legacy channel marked INACTIVE
-        (`onChannelUpdated`). Answers the webhook calls to make: [(url, params)]."""
+        (`onChannelUpdated`). Answers the webhook calls to make: [(url, params)].
+        `source="SYSTEM"`: a conversation's own `Timers.Closed` closed it."""
         with self.lock:
             chat = self.chats[sid]
             if chat["state"] != "active":
@@ -253,7 +261,7 @@ class TwilioModel:
             if chat["api"] == "conversations":
                 event = "onConversationStateUpdated"
                 params = {"EventType": event, "ConversationSid": sid, "StateFrom": "active", "StateTo": "closed",
-                          "Source": "API"}
+                          "Source": source}
             else:
                 event = "onChannelUpdated"
                 params = {"EventType": event, "ChannelSid": sid, "Attributes": json.dumps({"status": "INACTIVE"}),
