@@ -483,7 +483,7 @@ impl ChannelStore {
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#claim", "claimId")
             .expression_attribute_values(":confirmed", n(chat.confirmed_at))
-            .expression_attribute_values(":shard", s(&live_shard(&chat.identity)))
+            .expression_attribute_values(":shard", s(live_shard(&chat.identity)))
             .expression_attribute_values(":active", s(SLOT_ACTIVE))
             .expression_attribute_values(":pending", s(SLOT_PENDING))
             .expression_attribute_values(":sid", s(&chat.channel_sid))
