@@ -154,88 +154,124 @@ pub async fn channel_response(
                 slot = state.store.active_slot(&caller.identity).await?;
             }
             free @ (Slot::Empty | Slot::Pending { .. }) => {
-                let claim_id = uuid::Uuid::new_v4().to_string();
-                // A takeover keeps the dead claim's handoff id: what it made is found by it.
-                let (mut recovering, mut handoff_id) = match free {
-                    Slot::Pending { handoff_id, .. } => (true, handoff_id),
-                    _ => (false, claim_id.clone()),
+                let press = Press {
+                    caller: &caller,
+                    friendly_name: &friendly_name,
+                    pre_engagement_data: &pre_engagement_data,
+                    context: &context,
+                    mode,
+                    clock: &clock,
                 };
-                let claimed = state
-                    .store
-                    .claim(
-                        &caller.identity,
-                        &claim_id,
-                        &handoff_id,
-                        mode,
-                        clock.now(),
-                        CLAIM_LEASE_SECONDS,
-                    )
-                    .await?;
-                if let Claimed::Lost(held) = claimed {
-                    slot = held;
-                    continue;
+                match claim_and_open(state, &press, free).await? {
+                    Claiming::Answered(response) => return response,
+                    Claiming::Taken(held) => slot = held,
                 }
-                let claimed_after = clock.elapsed();
-                let opened = loop {
-                    let chat = NewChat {
-                        identity: &caller.identity,
-                        friendly_name: &friendly_name,
-                        pre_engagement_data: &pre_engagement_data,
-                        context: &context,
-                        handoff_id: &handoff_id,
-                    };
-                    let claim = Claim {
-                        id: &claim_id,
-                        recovering,
-                        clock: &clock,
-                        claimed_after,
-                    };
-                    match open_and_record(state, &claim, &caller, &chat, mode).await {
-                        // What the dead request made has ended since: open afresh, once, under
-                        // a new handoff id recorded first.
-                        Err(failure) if failure.handoff_ended && recovering => {
-                            let fresh = uuid::Uuid::new_v4().to_string();
-                            if !state
-                                .store
-                                .renew_handoff(&caller.identity, &claim_id, &fresh)
-                                .await?
-                            {
-                                return Err(ApiError::ChatBeingOpened);
-                            }
-                            tracing::warn!("the handoff's chat had ended: opening a fresh one");
-                            handoff_id = fresh;
-                            recovering = false;
-                        }
-                        opened => break opened,
-                    }
-                };
-                metrics::chat(
-                    if opened.is_ok() {
-                        ChatOutcome::Opened
-                    } else {
-                        ChatOutcome::Failed
-                    },
-                    mode.as_str(),
-                );
-                return match opened {
-                    Ok((chat, delivered)) => respond_with(&chat, Some(delivered)),
-                    // Twilio may have the chat: the claim stays, so the press after its lease
-                    // completes that chat instead of opening a second.
-                    Err(failure) if failure.chat_may_exist => {
-                        tracing::warn!("keeping the claim: Twilio may have opened the chat");
-                        Err(failure.error)
-                    }
-                    // Leave no claim for a chat that does not exist.
-                    Err(failure) => {
-                        if let Err(error) = state.store.release(&caller.identity, &claim_id).await {
-                            tracing::warn!(%error, "could not release the claim; its lease will expire");
-                        }
-                        Err(failure.error)
-                    }
-                };
             }
         }
     }
+}
+
+/// One press's request, checked, and its clock.
+struct Press<'a> {
+    caller: &'a Caller,
+    friendly_name: &'a str,
+    pre_engagement_data: &'a Map<String, Value>,
+    context: &'a BotContext,
+    mode: FlexMode,
+    clock: &'a RequestClock,
+}
+
+/// What trying to claim a free slot came to.
+enum Claiming {
+    /// The claim was won, and the chat opened or not: the press's answer.
+    Answered(Result<Response<Body>, ApiError>),
+    /// Another request claimed the slot first: as it was read just after.
+    Taken(Slot),
+}
+
+/// Claims `free` (empty, or a dead request's expired claim) and opens the chat under the claim.
+async fn claim_and_open(
+    state: &ChannelState,
+    press: &Press<'_>,
+    free: Slot,
+) -> Result<Claiming, ApiError> {
+    let identity = &press.caller.identity;
+    let claim_id = uuid::Uuid::new_v4().to_string();
+    // A takeover keeps the dead claim's handoff id: what it made is found by it.
+    let (mut recovering, mut handoff_id) = match free {
+        Slot::Pending { handoff_id, .. } => (true, handoff_id),
+        _ => (false, claim_id.clone()),
+    };
+    let claimed = state
+        .store
+        .claim(
+            identity,
+            &claim_id,
+            &handoff_id,
+            press.mode,
+            press.clock.now(),
+            CLAIM_LEASE_SECONDS,
+        )
+        .await?;
+    if let Claimed::Lost(held) = claimed {
+        return Ok(Claiming::Taken(held));
+    }
+    let claimed_after = press.clock.elapsed();
+    let opened = loop {
+        let chat = NewChat {
+            identity,
+            friendly_name: press.friendly_name,
+            pre_engagement_data: press.pre_engagement_data,
+            context: press.context,
+            handoff_id: &handoff_id,
+        };
+        let claim = Claim {
+            id: &claim_id,
+            recovering,
+            clock: press.clock,
+            claimed_after,
+        };
+        match open_and_record(state, &claim, press.caller, &chat, press.mode).await {
+            // What the dead request made has ended since: open afresh, once, under a new
+            // handoff id recorded first.
+            Err(failure) if failure.handoff_ended && recovering => {
+                let fresh = uuid::Uuid::new_v4().to_string();
+                if !state
+                    .store
+                    .renew_handoff(identity, &claim_id, &fresh)
+                    .await?
+                {
+                    return Err(ApiError::ChatBeingOpened);
+                }
+                tracing::warn!("the handoff's chat had ended: opening a fresh one");
+                handoff_id = fresh;
+                recovering = false;
+            }
+            opened => break opened,
+        }
+    };
+    let outcome = if opened.is_ok() {
+        ChatOutcome::Opened
+    } else {
+        ChatOutcome::Failed
+    };
+    metrics::chat(outcome, press.mode.as_str());
+    Ok(Claiming::Answered(match opened {
+        Ok((chat, delivered)) => respond_with(&chat, Some(delivered)),
+        // Twilio may have the chat: the claim stays, so the press after its lease completes
+        // that chat instead of opening a second.
+        Err(failure) if failure.chat_may_exist => {
+            tracing::warn!("keeping the claim: Twilio may have opened the chat");
+            Err(failure.error)
+        }
+        // Leave no claim for a chat that does not exist.
+        Err(failure) => {
+            if let Err(error) = state.store.release(identity, &claim_id).await {
+                tracing::warn!(%error, "could not release the claim; its lease will expire");
+            }
+            Err(failure.error)
+        }
+    }))
 }
 
 /// Whether a reused chat not confirmed live for a while still is, in one Twilio read. Ended: it is
