@@ -314,6 +314,22 @@ fn unreadable(item: &HashMap<String, AttributeValue>, detail: String) -> StoreEr
     }
 }
 
+/// A conditional write's result: `Ok(true)` written, `Ok(false)` its condition did not hold.
+fn conditional<T, E, R>(
+    operation: &'static str,
+    result: Result<T, SdkError<E, R>>,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if is_condition_failure(&error) => Ok(false),
+        Err(error) => Err(store_error(operation, error)),
+    }
+}
+
 fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
     let code = error.as_service_error().and_then(|e| e.code());
     match code {
@@ -440,11 +456,7 @@ impl ChannelStore {
             .expression_attribute_values(":pending", s(SLOT_PENDING))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(store_error("UpdateItem", error)),
-        }
+        conditional("UpdateItem", result)
     }
 
     /// Gives up a claim (the Twilio call failed), so the next press starts afresh.
@@ -461,11 +473,8 @@ impl ChannelStore {
             .expression_attribute_values(":pending", s(SLOT_PENDING))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(store_error("DeleteItem", error)),
-        }
+        // Not ours, or gone already: nothing to give up.
+        conditional("DeleteItem", result).map(drop)
     }
 
     /// Turns our claim into the active chat and writes the chat's record, atomically, both
@@ -632,11 +641,7 @@ impl ChannelStore {
             .expression_attribute_values(":shard", s(live_shard(identity)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
-            Err(error) => Err(store_error("UpdateItem", error)),
-        }
+        conditional("UpdateItem", result)
     }
 
     /// Up to `limit` active chats of one [`LIVE_CHATS_INDEX`] shard (`0..LIVE_SHARDS`) last
@@ -704,11 +709,8 @@ impl ChannelStore {
                 .expression_attribute_values(":sid", s(channel_sid))
                 .send()
                 .await;
-            match result {
-                Ok(_) => {}
-                Err(error) if is_condition_failure(&error) => {}
-                Err(error) => return Err(store_error("DeleteItem", error)),
-            }
+            // Pointing elsewhere, or gone: nothing of this chat is left to free.
+            conditional("DeleteItem", result)?;
         }
         Ok(outcome)
     }
