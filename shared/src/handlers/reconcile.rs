@@ -10,7 +10,7 @@
 //! every write is conditional (a second close finds the chat closed, a confirmation only moves
 //! forward), so two runs can cost a duplicate Twilio read, never a wrong record.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt as _;
 use serde::Serialize;
@@ -54,6 +54,21 @@ impl ReconcileState {
         }
     }
 }
+
+/// The time a run has: until the invocation's deadline. A deadline already past when the
+/// invocation arrives is no deadline Lambda sends (it sends the instant the timeout falls, in
+/// epoch milliseconds); `cargo lambda watch`, which `make dev` runs, sends the relative
+/// 600,000 (1970-01-01 00:10), so there the run takes `fallback`, the template's timeout less
+/// a margin.
+pub fn time_left(deadline: SystemTime, now: SystemTime, fallback: Duration) -> Duration {
+    match deadline.duration_since(now) {
+        Ok(left) => left,
+        Err(_) => fallback,
+    }
+}
+
+/// What `time_left` falls back to: the template's 60 s timeout less a margin.
+pub const FALLBACK_TIME: Duration = Duration::from_secs(50);
 
 /// What one run did; the function's answer, and one log line.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -175,4 +190,22 @@ async fn check(state: &ReconcileState, chat: &LiveChat, now: i64) -> Checked {
         tracing::warn!(%error, channel_sid = %chat.channel_sid, "could not record what Twilio said; the next run asks again");
         Checked::Failed
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_left_is_the_deadline_s_unless_the_deadline_is_already_past() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let fallback = Duration::from_secs(50);
+        assert_eq!(
+            time_left(now + Duration::from_secs(60), now, fallback),
+            Duration::from_secs(60)
+        );
+        // What cargo lambda watch sends: 600,000 ms after the epoch.
+        let emulator = SystemTime::UNIX_EPOCH + Duration::from_millis(600_000);
+        assert_eq!(time_left(emulator, now, fallback), fallback);
+    }
 }
