@@ -19,7 +19,9 @@
 //!   history), and writes and reads the chat's mode and status; [`flex`] is Twilio Flex, one
 //!   file per Flex mode (how a chat is opened, found again after a lost answer, which webhook
 //!   events end it, how the customer ends it) and the steps they share; [`token`] mints and
-//!   verifies Twilio Access Tokens; [`signature`] checks `X-Twilio-Signature`.
+//!   verifies Twilio Access Tokens; [`signature`] checks `X-Twilio-Signature`; [`liveness`] asks
+//!   Twilio whether a chat we hold as open still is and repairs the store (for a stale reuse and
+//!   the reconciler alike).
 //! - **Clients**: [`twilio`] (Twilio REST with bounded retries inside a deadline) and [`aws`]
 //!   (the AWS SDK's HTTPS client and configuration).
 //! - **Leaves**: [`config`] (typed settings and their parsing; `create-channel`'s, which hold the
@@ -38,6 +40,7 @@ pub mod handlers;
 pub mod http;
 pub mod identity;
 pub mod ids;
+pub mod liveness;
 pub mod logging;
 pub mod metrics;
 pub mod signature;

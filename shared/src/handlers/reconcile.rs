@@ -16,9 +16,9 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::config::{ReconcileSettings, Settings};
-use crate::flex::{ChatRef, Liveness, TwilioChats};
-use crate::metrics::{self, ChatOutcome};
-use crate::store::{ChannelStore, CloseOutcome, LIVE_SHARDS, LiveChat, StoreError};
+use crate::flex::TwilioChats;
+use crate::liveness::{self, Checked};
+use crate::store::{ChannelStore, LIVE_SHARDS, LiveChat, StoreError};
 use crate::twilio::TwilioClient;
 
 /// Twilio reads in flight at once: enough to check a full run's budget in seconds, few enough
@@ -82,7 +82,7 @@ pub struct ReconcileReport {
     pub repaired: usize,
     /// Ended in Twilio and found closed already (a webhook or a press got there during the run).
     pub already_closed: usize,
-    /// Twilio did not say, or the store failed: left for the next run.
+    /// Twilio did not say, or closing an ended chat failed: left for the next run.
     pub failed: usize,
     /// Stale chats left unchecked (the run's budget or time ran out): the next run takes them,
     /// oldest first.
@@ -120,18 +120,15 @@ pub async fn reconcile(
 
     let mut checks = futures_util::stream::iter(stale)
         .take_while(|_| std::future::ready(Instant::now() < stop_starting_at))
-        .map(|chat| async move { (check(state, &chat, now).await, chat) })
+        .map(|chat| async move { check(state, &chat, now).await })
         .buffer_unordered(CONCURRENT_CHECKS);
-    while let Some((checked, chat)) = checks.next().await {
+    while let Some(checked) = checks.next().await {
         report.checked += 1;
         match checked {
             Checked::Live => report.live += 1,
-            Checked::Repaired => {
-                report.repaired += 1;
-                metrics::chat(ChatOutcome::Repaired, chat.mode.as_str());
-            }
+            Checked::Repaired => report.repaired += 1,
             Checked::AlreadyClosed => report.already_closed += 1,
-            Checked::Failed => report.failed += 1,
+            Checked::Unknown => report.failed += 1,
         }
     }
     if report.checked < total {
@@ -149,46 +146,19 @@ pub async fn reconcile(
     Ok(report)
 }
 
-enum Checked {
-    Live,
-    Repaired,
-    AlreadyClosed,
-    Failed,
-}
-
 async fn check(state: &ReconcileState, chat: &LiveChat, now: i64) -> Checked {
-    let reference = ChatRef {
-        channel_sid: &chat.channel_sid,
-        interaction: None,
-    };
-    let liveness = match state.chats.liveness(chat.mode, &reference).await {
-        Ok(liveness) => liveness,
-        Err(error) => {
-            tracing::warn!(%error, channel_sid = %chat.channel_sid, "could not ask Twilio; the next run asks again");
-            return Checked::Failed;
-        }
-    };
-    let stored = match liveness {
-        Liveness::Live => state
-            .store
-            .confirm(&chat.identity, &chat.channel_sid, now)
-            .await
-            .map(|_| Checked::Live),
-        Liveness::Ended => state
-            .store
-            .close_ended(&chat.identity, &chat.channel_sid, now)
-            .await
-            .map(|outcome| match outcome {
-                CloseOutcome::Closed => {
-                    tracing::warn!(channel_sid = %chat.channel_sid, mode = %chat.mode, "repaired: the chat had ended in Twilio without its webhook reaching us");
-                    Checked::Repaired
-                }
-                CloseOutcome::AlreadyClosed | CloseOutcome::Unknown => Checked::AlreadyClosed,
-            }),
-    };
-    stored.unwrap_or_else(|error| {
-        tracing::warn!(%error, channel_sid = %chat.channel_sid, "could not record what Twilio said; the next run asks again");
-        Checked::Failed
+    let checked = liveness::check(
+        &state.chats,
+        &state.store,
+        &chat.identity,
+        &chat.channel_sid,
+        chat.mode,
+        now,
+    )
+    .await;
+    checked.unwrap_or_else(|error| {
+        tracing::warn!(%error, channel_sid = %chat.channel_sid, "could not close the ended chat; the next run asks again");
+        Checked::Unknown
     })
 }
 

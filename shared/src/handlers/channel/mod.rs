@@ -17,11 +17,12 @@ use crate::clock::RequestClock;
 use crate::config::Settings;
 use crate::context::{BotContext, task};
 use crate::error::ApiError;
-use crate::flex::{ChatRef, Flex, FlexMode, Liveness, NewChat};
+use crate::flex::{Flex, FlexMode, NewChat};
 use crate::http::{json_response, parse_json_body_within, require_post, respond, rfc3339};
 use crate::identity::{Caller, Callers, NewGuests};
+use crate::liveness::{self, Checked};
 use crate::metrics::{self, ChatOutcome};
-use crate::store::{ActiveChat, ChannelStore, ChatStatus, Claimed, CloseOutcome, Slot};
+use crate::store::{ActiveChat, ChannelStore, ChatStatus, Claimed, Slot};
 use crate::twilio::TwilioClient;
 
 pub const MAX_FRIENDLY_NAME_CHARS: usize = 64;
@@ -274,42 +275,20 @@ async fn claim_and_open(
     }))
 }
 
-/// Whether a reused chat not confirmed live for a while still is, in one Twilio read. Ended: it is
-/// closed in the store as its chat-end webhook would have closed it (`false`). Twilio not
-/// answering is no reason to open a second chat: the recorded one is answered (`true`).
+/// Whether a reused chat not confirmed live for a while still is ([`liveness::check`]). Ended:
+/// closed as its webhook would have closed it (`false`). Twilio not answering is no reason to
+/// open a second chat: the recorded one is answered (`true`).
 async fn still_live(state: &ChannelState, chat: &ActiveChat, now: i64) -> Result<bool, ApiError> {
-    let reference = ChatRef {
-        channel_sid: &chat.channel_sid,
-        interaction: None,
-    };
-    match state.flex.chats().liveness(chat.mode, &reference).await {
-        Ok(Liveness::Live) => {
-            if let Err(error) = state
-                .store
-                .confirm(&chat.identity, &chat.channel_sid, now)
-                .await
-            {
-                tracing::warn!(%error, channel_sid = %chat.channel_sid, "could not record the confirmation; the next reuse asks Twilio again");
-            }
-            Ok(true)
-        }
-        Ok(Liveness::Ended) => {
-            let outcome = state
-                .store
-                .close_ended(&chat.identity, &chat.channel_sid, now)
-                .await?;
-            // Closed by this request: the webhook (or the reconciler) had not got there.
-            if outcome == CloseOutcome::Closed {
-                tracing::warn!(channel_sid = %chat.channel_sid, mode = %chat.mode, "repaired: the chat had ended in Twilio without its webhook reaching us");
-                metrics::chat(ChatOutcome::Repaired, chat.mode.as_str());
-            }
-            Ok(false)
-        }
-        Err(error) => {
-            tracing::warn!(%error, channel_sid = %chat.channel_sid, "could not ask Twilio whether the chat is live; answering the recorded chat");
-            Ok(true)
-        }
-    }
+    let checked = liveness::check(
+        state.flex.chats(),
+        &state.store,
+        &chat.identity,
+        &chat.channel_sid,
+        chat.mode,
+        now,
+    )
+    .await?;
+    Ok(matches!(checked, Checked::Live | Checked::Unknown))
 }
 
 /// The claim a request holds on its caller's slot while it opens the chat.
