@@ -40,6 +40,7 @@ pub mod handlers;
 pub mod http;
 pub mod identity;
 pub mod ids;
+pub mod lambda;
 pub mod liveness;
 pub mod logging;
 pub mod metrics;

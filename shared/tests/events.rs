@@ -42,7 +42,7 @@ fn manifest() -> BTreeMap<String, Expectation> {
 
 fn request(file: &str) -> lambda_http::Request {
     let text = std::fs::read_to_string(workspace_root().join("events").join(file)).unwrap();
-    lambda_http::request::from_str(&text)
+    flex_handoff::lambda::request_from_event(&text)
         .unwrap_or_else(|e| panic!("{file} is not an API Gateway v2 event: {e}"))
 }
 

@@ -76,8 +76,9 @@ fn key() -> impl Strategy<Value = String> {
 }
 
 fn header_value() -> impl Strategy<Value = String> {
-    // What an API Gateway event can carry in a header: visible ASCII and spaces.
-    "[ -~]{0,60}"
+    // What an API Gateway event can carry in a header: visible ASCII and spaces, and any other
+    // character (obs-text arrives as UTF-8); control characters cannot cross HTTP/1.1 or HTTP/2.
+    prop_oneof![3 => "[ -~]{0,60}", 1 => "[^\\x00-\\x1f\\x7f]{0,30}"]
 }
 
 fn request_input() -> impl Strategy<Value = RequestInput> {
@@ -105,14 +106,17 @@ fn request_input() -> impl Strategy<Value = RequestInput> {
         4 => json_value().prop_map(BodyInput::Json),
         1 => prop::collection::vec(any::<u8>(), 0..200).prop_map(BodyInput::Base64),
     ];
-    // Percent-encoded, as API Gateway delivers `rawQueryString`: lambda_http 1.3 panics while
-    // converting an event whose raw query holds a character invalid in a URI
-    // (aws-lambda-rust-runtime#515), before any handler runs.
-    let query = prop::collection::vec((".{0,10}", ".{0,20}"), 0..4).prop_map(|pairs| {
-        url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish()
-    });
+    // Raw, as API Gateway delivers `rawQueryString`: whatever bytes the client sent, unencoded
+    // (`"`, `<`, DEL, spaces, stray `%`), or well-formed pairs.
+    let query = prop_oneof![
+        prop::collection::vec((".{0,10}", ".{0,20}"), 0..4).prop_map(|pairs| {
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish()
+        }),
+        ".{0,40}",
+        "[\"<>\\x7f%# ^`{|}a=&]{0,20}",
+    ];
     (method, headers, query, body).prop_map(|(method, headers, query, body)| RequestInput {
         method,
         headers,
@@ -121,8 +125,9 @@ fn request_input() -> impl Strategy<Value = RequestInput> {
     })
 }
 
-/// The API Gateway event for `input` on `path`, with `extra` headers set last; `None` when the
-/// event cannot be decoded by lambda_http (the runtime refuses it before any handler runs).
+/// The API Gateway event for `input` on `path`, with `extra` headers set last, converted as the
+/// functions convert it; `None` when the event cannot be decoded (the runtime refuses it with
+/// an error before any handler runs, and the instance lives on).
 fn event(input: &RequestInput, path: &str, extra: &[(&str, &str)]) -> Option<Request> {
     let mut builder = EventBuilder::new(&input.method, path);
     for (name, value) in &input.headers {
@@ -142,7 +147,7 @@ fn event(input: &RequestInput, path: &str, extra: &[(&str, &str)]) -> Option<Req
             event["isBase64Encoded"] = json!(true);
         }
     }
-    lambda_http::request::from_str(&event.to_string()).ok()
+    flex_handoff::lambda::request_from_event(&event.to_string()).ok()
 }
 
 /// Fails unless `response` is a 2xx/4xx whose error, if any, has the documented shape.

@@ -2,7 +2,7 @@
 
 use flex_handoff::config::load_function_settings;
 use flex_handoff::handlers::channel::{ChannelSettings, ChannelState, handle_channel_request};
-use lambda_http::{Error, Request, run, service_fn};
+use lambda_http::{Error, Request};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -12,8 +12,6 @@ async fn main() -> Result<(), Error> {
     let state = ChannelState::build(&settings, &own, dynamodb).await;
     drop(settings);
     let state = &state;
-    run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(handle_channel_request(state, request).await)
-    }))
-    .await
+    flex_handoff::lambda::run_http(move |request: Request| handle_channel_request(state, request))
+        .await
 }

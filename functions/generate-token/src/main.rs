@@ -2,7 +2,7 @@
 
 use flex_handoff::config::Settings;
 use flex_handoff::handlers::token::{TokenState, handle_token_request};
-use lambda_http::{Error, Request, run, service_fn};
+use lambda_http::{Error, Request};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -13,8 +13,6 @@ async fn main() -> Result<(), Error> {
     let state = TokenState::from_settings(&settings);
     drop(settings);
     let state = &state;
-    run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(handle_token_request(state, request).await)
-    }))
-    .await
+    flex_handoff::lambda::run_http(move |request: Request| handle_token_request(state, request))
+        .await
 }

@@ -164,3 +164,18 @@ async fn out_of_range_ttl_fails_the_cold_start_naming_the_variable() {
         run.assert_no_leak(&[&dev_env()["TWILIO_API_KEY_SECRET"]]);
     }
 }
+
+/// A raw `"` in the query once made lambda_http panic before the handler ran, and the release
+/// profile's `panic = "abort"` (which the dev profile shares) killed the instance. Now the same
+/// process answers it, and the next request, as usual.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_survives_raw_bytes_in_the_query_and_answers_the_next_request() {
+    let mut hostile: Value = serde_json::from_str(&event_file("token-new-guest.json")).unwrap();
+    hostile["rawQueryString"] = Value::from("a=\"b\"&c=<d>\u{7f}");
+    hostile["headers"]["host"] = Value::from("bad host\"");
+    let events = [hostile.to_string(), event_file("token-new-guest.json")];
+    let run = run_lambda_binary(BINARY, &env_with(&[]), &events).await;
+    assert_eq!(run.responses.len(), 2, "{}", run.output);
+    assert_eq!(run.statuses(), [200, 200], "{}", run.output);
+    assert!(run.exit_code.is_none(), "the process ended: {}", run.output);
+}

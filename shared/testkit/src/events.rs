@@ -67,7 +67,7 @@ impl EventBuilder {
     }
 
     pub fn request(&self) -> lambda_http::Request {
-        lambda_http::request::from_str(&self.to_json()).expect("valid API Gateway event")
+        flex_handoff::lambda::request_from_event(&self.to_json()).expect("valid API Gateway event")
     }
 }
 
