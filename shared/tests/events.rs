@@ -157,11 +157,7 @@ async fn every_event_gets_its_documented_response() {
             }
             "flex-webhook" => {
                 let table = moto.create_channels_table();
-                let state = WebhookState::build(
-                    &dev_settings(&[]),
-                    &webhook_settings(&table),
-                    dynamodb.clone(),
-                );
+                let state = WebhookState::build(&webhook_settings(&table), dynamodb.clone());
                 let response = handle_webhook_request(&state, request(&file)).await;
                 exchanges.push(exchange(&file, "", &response));
                 check(&file, &expected, response, "");

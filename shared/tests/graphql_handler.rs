@@ -621,8 +621,8 @@ async fn the_customer_and_the_agent_ending_at_once_end_the_chat_once() {
     let h = GraphqlHarness::start(false).await;
     let public_url = "https://abc123.execute-api.eu-west-1.amazonaws.com/twilio/webhook";
     let webhook = WebhookState::build(
-        &h.settings,
         &WebhookSettings {
+            auth_token: secrecy::SecretString::from(dev_env()["TWILIO_AUTH_TOKEN"].clone()),
             table: h.table.clone(),
             closed_retention_days: 30,
             public_url: public_url.into(),

@@ -82,8 +82,8 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
     let webhook_url = format!("{}/twilio/webhook", receiver.uri());
     let settings = dev_settings(&[]);
     let webhook_state = WebhookState::build(
-        &settings,
         &WebhookSettings {
+            auth_token: secrecy::SecretString::from(auth_token.clone()),
             table: table.clone(),
             closed_retention_days: 30,
             public_url: webhook_url.clone(),

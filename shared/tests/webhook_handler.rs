@@ -29,11 +29,7 @@ impl Harness {
         let moto = MotoServer::start();
         let table = moto.create_channels_table();
         let dynamodb = moto.dynamodb();
-        let state = WebhookState::build(
-            &dev_settings(&[]),
-            &webhook_settings(&table),
-            dynamodb.clone(),
-        );
+        let state = WebhookState::build(&webhook_settings(&table), dynamodb.clone());
         Self {
             _moto: moto,
             table,
@@ -54,6 +50,7 @@ impl Harness {
 
 fn webhook_settings(table: &str) -> WebhookSettings {
     WebhookSettings {
+        auth_token: secrecy::SecretString::from(auth_token()),
         table: table.into(),
         closed_retention_days: 30,
         public_url: PUBLIC_URL.into(),
@@ -263,11 +260,7 @@ async fn signed_but_malformed_events_are_400() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unavailable_table_is_a_503_so_twilio_retries() {
     let h = Harness::start().await;
-    let state = WebhookState::build(
-        &dev_settings(&[]),
-        &webhook_settings("missing-table"),
-        h.dynamodb.clone(),
-    );
+    let state = WebhookState::build(&webhook_settings("missing-table"), h.dynamodb.clone());
     let (status, body) = call(&state, signed(&legacy_inactive(SID))).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),

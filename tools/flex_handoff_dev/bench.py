@@ -282,7 +282,7 @@ def measure(env, moto_url):
     aws = {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
     secrets = boto3.client("secretsmanager", endpoint_url=moto_url, region_name="us-east-1",
                            aws_access_key_id="bench", aws_secret_access_key="bench")
-    credential_vars = ["TWILIO_ACCOUNT_SID", "TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET", "TWILIO_AUTH_TOKEN"]
+    credential_vars = ["TWILIO_ACCOUNT_SID", "TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET"]
     secret_arn = secrets.create_secret(Name="bench/twilio", SecretString=json.dumps({k: env[k] for k in credential_vars}))["ARN"]
 
     dynamo_counter, twilio_counter = Counter(), Counter()

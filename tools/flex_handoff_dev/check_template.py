@@ -46,6 +46,20 @@ EXPECTED_ACTIONS = {
 }
 # Each index is read by one function alone, and only through Query: the history by chat-graphql,
 # the live chats by the reconciler.
+# Each secret is read by the functions that use it alone (README, "Security"): the auth token by
+# flex-webhook, the bot context key by create-channel, the API key by every other.
+SECRET_READERS = {
+    "GenerateTokenFunction": {"TwilioSecretArn"},
+    "CreateChannelFunction": {"TwilioSecretArn", "BotContextSecretArn"},
+    "FlexWebhookFunction": {"TwilioAuthTokenSecretArn"},
+    "ChatGraphqlFunction": {"TwilioSecretArn"},
+    "ReconcileChatsFunction": {"TwilioSecretArn"},
+}
+SECRET_VARS = {
+    "TwilioSecretArn": "TWILIO_SECRET_ARN",
+    "TwilioAuthTokenSecretArn": "TWILIO_AUTH_TOKEN_SECRET_ARN",
+    "BotContextSecretArn": "BOT_CONTEXT_SECRET_ARN",
+}
 INDEX_READERS = {
     "ChatGraphqlFunction": "/index/chats-by-identity",
     "ReconcileChatsFunction": "/index/live-chats-by-confirmation",
@@ -96,8 +110,25 @@ def main(path):
                 assert on_index == ("dynamodb:Query" in listed), f"{function}: Query and an index go together: {statement}"
                 assert not on_index or (INDEX_READERS.get(function, "\0") in resource and listed == ["dynamodb:Query"]), f"{function}: {statement}"
         assert actions == expected, f"{function}: actions {sorted(actions)} != {sorted(expected)}"
+    check_secret_readers(template)
     check_schedule_and_routes(template)
     print(f"template checks passed: transformed template lints clean; IAM exact for {len(functions)} functions")
+
+
+def check_secret_readers(template):
+    """Each function may read exactly its own secrets, and is told the ARNs of those alone."""
+    for function, expected in SECRET_READERS.items():
+        properties = template["Resources"][function]["Properties"]
+        readable = set()
+        for policy in properties["Policies"]:
+            for statement in policy["Statement"]:
+                if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"]):
+                    readable.update(part for part in SECRET_VARS if f'"{part}"' in json.dumps(statement["Resource"]))
+        assert readable == expected, f"{function} may read {sorted(readable)}, not {sorted(expected)}"
+        told = {var for var in properties["Environment"]["Variables"] if var.endswith("SECRET_ARN")}
+        assert told == {SECRET_VARS[part] for part in expected}, f"{function} is told {sorted(told)}"
+        plain = {"TWILIO_AUTH_TOKEN", "TWILIO_API_KEY_SECRET", "BOT_CONTEXT_HMAC_KEY"}
+        assert not plain & set(properties["Environment"]["Variables"]), f"{function}: a secret in plain text"
 
 
 def check_schedule_and_routes(template):

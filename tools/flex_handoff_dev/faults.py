@@ -338,7 +338,7 @@ def secrets_manager_down(env, instance_class, moto_url):
     dead.bind(("127.0.0.1", 0))
     dead.listen()  # accepts connections and never answers: the slowest way to be down
     # The secret holds dev.env's credentials, which sign the presses' guest tokens.
-    document = {k: env[k] for k in ("TWILIO_ACCOUNT_SID", "TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET", "TWILIO_AUTH_TOKEN")}
+    document = {k: env[k] for k in ("TWILIO_ACCOUNT_SID", "TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET")}
     client = boto3.client("secretsmanager", endpoint_url=moto_url, region_name="us-east-1",
                           aws_access_key_id="load", aws_secret_access_key="load")
     arn = client.create_secret(Name=f"twilio-{uuid.uuid4().hex[:8]}", SecretString=json.dumps(document))["ARN"]

@@ -1,5 +1,6 @@
 //! The real `flex-webhook` binary under a fake Lambda Runtime API with a real DynamoDB-compatible
-//! server: a signed event from `events/` closes the chat; the logs hold no secret.
+//! server: a signed event from `events/` closes the chat; the logs hold no secret; the function
+//! runs on its auth token alone, from its own secret, with no Twilio API key anywhere.
 
 use flex_handoff::store::ChatStatus;
 use flex_handoff::store::{ChannelStore, Slot};
@@ -17,11 +18,34 @@ async fn a_signed_event_closes_the_chat_and_an_unsigned_one_changes_nothing() {
     let sid = "CH0000000000000000000000000000cafe";
     open_chat(&store, "guest-ada", sid).await;
 
-    let mut env: Vec<(String, String)> = dev_env().into_iter().collect();
+    let dev = dev_env();
+    let auth_token_secret = moto
+        .secrets_manager()
+        .create_secret()
+        .name("flex-handoff/twilio-auth-token")
+        .secret_string(
+            serde_json::json!({"TWILIO_AUTH_TOKEN": dev["TWILIO_AUTH_TOKEN"]}).to_string(),
+        )
+        .send()
+        .await
+        .expect("moto creates the secret")
+        .arn
+        .unwrap();
+    let only_its_own = |var: &String| {
+        !var.starts_with("TWILIO_API_KEY")
+            && var != "TWILIO_ACCOUNT_SID"
+            && var != "TWILIO_AUTH_TOKEN"
+    };
+    let mut env: Vec<(String, String)> = dev
+        .clone()
+        .into_iter()
+        .filter(|(var, _)| only_its_own(var))
+        .collect();
     env.extend(moto.function_env());
     env.extend([
         ("CHANNELS_TABLE".to_owned(), table.clone()),
         ("RUST_LOG".to_owned(), "trace".to_owned()),
+        ("TWILIO_AUTH_TOKEN_SECRET_ARN".to_owned(), auth_token_secret),
     ]);
     let events = [
         event_file("webhook-unsigned.json"),
@@ -37,6 +61,5 @@ async fn a_signed_event_closes_the_chat_and_an_unsigned_one_changes_nothing() {
     );
     assert_eq!(store.active_slot("guest-ada").await.unwrap(), Slot::Empty);
 
-    let dev = dev_env();
     run.assert_no_leak(&[&dev["TWILIO_AUTH_TOKEN"], &dev["TWILIO_API_KEY_SECRET"]]);
 }

@@ -47,11 +47,8 @@ pub enum ConfigError {
     Missing { var: &'static str },
     #[error("{var} is invalid: {reason}")]
     Invalid { var: &'static str, reason: String },
-    #[error(
-        "the secret named by {} could not be read: {reason}",
-        credentials::SECRET_ARN_VAR
-    )]
-    Secret { reason: String },
+    #[error("the secret named by {var} could not be read: {reason}")]
+    Secret { var: &'static str, reason: String },
 }
 
 #[derive(Debug)]
@@ -69,7 +66,7 @@ impl Settings {
     /// Manager when `TWILIO_SECRET_ARN` is set.
     pub async fn load() -> Result<Self, ConfigError> {
         let env = |name: &str| std::env::var(name).ok();
-        let secret_json = credentials::secret_json(&env).await?;
+        let secret_json = credentials::secret_json(&env, credentials::SECRET_ARN_VAR).await?;
         Self::from_sources(env, secret_json.as_deref())
     }
 
@@ -182,7 +179,6 @@ mod tests {
             ACCOUNT_SID_VAR,
             API_KEY_SID_VAR,
             API_KEY_SECRET_VAR,
-            AUTH_TOKEN_VAR,
             CHAT_SERVICE_SID_VAR,
         ] {
             let mut env = base_env();
@@ -235,17 +231,12 @@ mod tests {
     #[test]
     fn secret_document_replaces_credential_env_vars() {
         let mut env = base_env();
-        for var in [
-            ACCOUNT_SID_VAR,
-            API_KEY_SID_VAR,
-            API_KEY_SECRET_VAR,
-            AUTH_TOKEN_VAR,
-        ] {
+        for var in [ACCOUNT_SID_VAR, API_KEY_SID_VAR, API_KEY_SECRET_VAR] {
             env.remove(var);
         }
         let secret = r#"{"TWILIO_ACCOUNT_SID":"AC0000000000000000000000000000000a",
             "TWILIO_API_KEY_SID":"SK0000000000000000000000000000000b",
-            "TWILIO_API_KEY_SECRET":"from-secret","TWILIO_AUTH_TOKEN":"tok"}"#;
+            "TWILIO_API_KEY_SECRET":"from-secret"}"#;
         let settings = Settings::from_sources(|name| env.get(name).cloned(), Some(secret)).unwrap();
         assert_eq!(
             settings.twilio.account_sid,
@@ -267,11 +258,42 @@ mod tests {
                 "TWILIO_API_KEY_SID is missing",
             ),
             (r#"{"extra":"hunter2"}"#, "JSON object"),
+            (
+                r#"{"TWILIO_ACCOUNT_SID":"AC00000000000000000000000000000001",
+                    "TWILIO_API_KEY_SID":"SK00000000000000000000000000000002",
+                    "TWILIO_API_KEY_SECRET":"s","TWILIO_AUTH_TOKEN":"hunter2"}"#,
+                "read by flex-webhook alone",
+            ),
         ] {
             let error =
                 Settings::from_sources(|name| env.get(name).cloned(), Some(secret)).unwrap_err();
             let message = error.to_string();
             assert!(message.contains(needle), "{message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+    }
+
+    #[test]
+    fn single_secrets_hold_their_one_key_only() {
+        let env = |_: &str| Some("from-env".to_owned());
+        let read = |json| single_secret_from(&env, AUTH_TOKEN_SECRET_ARN_VAR, AUTH_TOKEN_VAR, json);
+        assert_eq!(read(None).unwrap().unwrap().expose_secret(), "from-env");
+        let json = r#"{"TWILIO_AUTH_TOKEN":"from-secret"}"#;
+        assert_eq!(
+            read(Some(json)).unwrap().unwrap().expose_secret(),
+            "from-secret"
+        );
+        assert!(read(Some("{}")).unwrap().is_none());
+        for (json, needle) in [
+            (
+                r#"{"TWILIO_AUTH_TOKEN":"t","TWILIO_API_KEY_SECRET":"hunter2"}"#,
+                "only",
+            ),
+            ("hunter2", "JSON object"),
+        ] {
+            let message = read(Some(json)).unwrap_err().to_string();
+            assert!(message.contains(needle), "{message}");
+            assert!(message.contains(AUTH_TOKEN_SECRET_ARN_VAR), "{message}");
             assert!(!message.contains("hunter2"), "{message}");
         }
     }

@@ -1,6 +1,11 @@
 //! `flex-webhook`'s own settings, and the connection overrides both it and `create-channel` read:
 //! the one registers the webhook URL with them, the other checks signatures made over it.
 
+use secrecy::SecretString;
+
+use super::credentials::{
+    AUTH_TOKEN_SECRET_ARN_VAR, AUTH_TOKEN_VAR, secret_json, single_secret_from,
+};
 use super::env::{Env, required, required_url};
 use super::{CHANNELS_TABLE_VAR, ConfigError, WEBHOOK_URL_VAR, closed_retention_days};
 
@@ -9,9 +14,11 @@ pub const CONNECTION_OVERRIDES_VAR: &str = "TWILIO_WEBHOOK_CONNECTION_OVERRIDES"
 /// DynamoDB-starved `flex-webhook` answers 5xx, which Twilio by default does not retry.
 pub const DEFAULT_CONNECTION_OVERRIDES: &str = "rc=3&rp=all";
 
-/// What `flex-webhook` needs beyond [`super::Settings`].
-#[derive(Clone, Debug)]
+/// What `flex-webhook` needs: not [`super::Settings`], whose API key it never uses.
+#[derive(Debug)]
 pub struct WebhookSettings {
+    /// Keys `X-Twilio-Signature`; only this function holds it.
+    pub auth_token: SecretString,
     pub table: String,
     pub closed_retention_days: u32,
     /// The public URL Twilio calls and signs (the one `create-channel` registers).
@@ -21,12 +28,30 @@ pub struct WebhookSettings {
 }
 
 impl WebhookSettings {
-    pub fn load() -> Result<Self, ConfigError> {
-        Self::from_env(|name| std::env::var(name).ok())
+    /// From the environment, and the auth token from Secrets Manager when
+    /// `TWILIO_AUTH_TOKEN_SECRET_ARN` is set.
+    pub async fn load() -> Result<Self, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let json = secret_json(&env, AUTH_TOKEN_SECRET_ARN_VAR).await?;
+        Self::from_sources(env, json.as_deref())
     }
 
+    /// From an environment lookup alone (local runs and tests).
     pub fn from_env(env: impl Env) -> Result<Self, ConfigError> {
+        Self::from_sources(env, None)
+    }
+
+    pub fn from_sources(env: impl Env, secret_json: Option<&str>) -> Result<Self, ConfigError> {
         Ok(Self {
+            auth_token: single_secret_from(
+                &env,
+                AUTH_TOKEN_SECRET_ARN_VAR,
+                AUTH_TOKEN_VAR,
+                secret_json,
+            )?
+            .ok_or(ConfigError::Missing {
+                var: AUTH_TOKEN_VAR,
+            })?,
             public_url: webhook_url(&env)?,
             connection_overrides: connection_overrides(&env)?,
             table: required(&env, CHANNELS_TABLE_VAR)?,

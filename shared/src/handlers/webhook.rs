@@ -7,7 +7,7 @@ use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
-use crate::config::{Settings, WebhookSettings};
+use crate::config::WebhookSettings;
 use crate::error::ApiError;
 pub use crate::flex::ChatEvent;
 use crate::http::{body_within, json_response, require_post, respond};
@@ -24,14 +24,10 @@ pub struct WebhookState {
 }
 
 impl WebhookState {
-    pub fn build(
-        settings: &Settings,
-        webhook: &WebhookSettings,
-        dynamodb: aws_sdk_dynamodb::Client,
-    ) -> Self {
+    pub fn build(webhook: &WebhookSettings, dynamodb: aws_sdk_dynamodb::Client) -> Self {
         Self {
             verifier: WebhookVerifier::new(
-                &settings.twilio.auth_token,
+                &webhook.auth_token,
                 &webhook.public_url,
                 webhook.connection_overrides.as_deref(),
             ),
