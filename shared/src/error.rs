@@ -41,6 +41,16 @@ pub enum ApiError {
     NotGraphql(String),
     #[error("{0}")]
     GraphqlParse(String),
+    /// The operation would reach DynamoDB or Twilio more than one request may
+    /// (`handlers::graphql::cost`); the message says which limit.
+    #[error("{0}")]
+    GraphqlTooCostly(String),
+    /// Too many new guests or new chats from one client; try again after the given seconds.
+    #[error("too many {what} from your network; try again in {retry_after_seconds} s")]
+    RateLimited {
+        what: &'static str,
+        retry_after_seconds: u64,
+    },
     /// A GraphQL argument out of its bounds; the message names it.
     #[error("{0}")]
     InvalidArgument(String),
@@ -231,6 +241,15 @@ impl ApiError {
                 "GRAPHQL_PARSE_FAILED",
                 Detail,
             ),
+            ApiError::GraphqlTooCostly(_) => row(
+                S::BAD_REQUEST,
+                "query_too_costly",
+                "QUERY_TOO_COSTLY",
+                Detail,
+            ),
+            ApiError::RateLimited { .. } => {
+                row(S::TOO_MANY_REQUESTS, "rate_limited", "RATE_LIMITED", Detail)
+            }
             ApiError::InvalidArgument(_) => {
                 row(S::BAD_REQUEST, "invalid_argument", "BAD_USER_INPUT", Detail)
             }

@@ -84,6 +84,12 @@ impl ApiError {
             ApiError::MethodNotAllowed { allowed } => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allowed));
             }
+            ApiError::RateLimited {
+                retry_after_seconds,
+                ..
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+            }
             _ => {}
         }
     }

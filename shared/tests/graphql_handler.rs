@@ -437,6 +437,79 @@ async fn nobody_ends_a_chat_that_is_not_theirs_and_bad_sids_touch_nothing() {
     );
 }
 
+/// Aliases and fragments once let one request run hundreds of store reads and `endChat`s. Now
+/// a request is priced by what its resolvers reach and refused whole, before anything runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_are_priced_by_the_reads_and_calls_they_cause_and_refused_whole() {
+    let h = GraphqlHarness::start(false).await;
+    let (first, second) = (sid(21), sid(22));
+    h.open("guest-ada", &first, FlexMode::Conversations, T0)
+        .await;
+    h.open("guest-bob", &second, FlexMode::Conversations, T0)
+        .await;
+    let token = h.guest_token("guest-ada");
+    let query = |text: String| {
+        EventBuilder::new("POST", "/graphql")
+            .bearer(&token)
+            .body(&json!({"query": text}).to_string())
+    };
+    let reads = |count: usize| -> String {
+        (0..count)
+            .map(|i| format!("c{i}: chat(channelSid: \"{first}\") {{ status }} "))
+            .collect()
+    };
+
+    let (status, body) = h.ask(query(format!("{{ {} }}", reads(10)))).await;
+    assert_eq!(status, 200, "ten reads are within the limit: {body}");
+    assert_eq!(body["data"]["c9"]["status"], "ACTIVE");
+
+    let refused = [
+        format!("{{ {} }}", reads(11)),
+        format!("{{ {} me {{ activeChat {{ status }} }} }}", reads(10)),
+        format!(
+            "mutation {{ a: endChat(channelSid: \"{first}\") {{ status }} b: endChat(channelSid: \"{second}\") {{ status }} }}"
+        ),
+        format!(
+            "mutation {{ ...E ...E }} fragment E on Mutation {{ endChat(channelSid: \"{first}\") {{ status }} }}"
+        ),
+        "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }".to_owned(),
+    ];
+    for text in refused {
+        let (status, body) = h.ask(query(text.clone())).await;
+        assert_eq!(
+            (status, error_codes(&body)),
+            (400, vec!["QUERY_TOO_COSTLY".to_owned()]),
+            "{text}: {body}"
+        );
+        assert!(body.get("data").is_none(), "nothing ran: {body}");
+    }
+    // Nothing was ended, and Twilio was never asked.
+    for channel in [&first, &second] {
+        assert_eq!(
+            h.store.chat(channel).await.unwrap().unwrap().status,
+            ChatStatus::Active
+        );
+    }
+    assert!(
+        h.twilio
+            .conversations
+            .received_requests()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let directives = "@include(if: true) ".repeat(5);
+    let (status, body) = h
+        .ask(query(format!("{{ me {{ identity {directives} }} }}")))
+        .await;
+    assert_eq!(
+        (status, error_codes(&body)),
+        (400, vec!["GRAPHQL_VALIDATION_FAILED".to_owned()]),
+        "{body}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_without_a_caller_is_unauthenticated() {
     let h = GraphqlHarness::start(false).await;

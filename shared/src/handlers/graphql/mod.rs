@@ -7,6 +7,7 @@
 //! so a client that reads only the status still learns what went wrong; whatever could be
 //! answered is still in `data`. 200 means no error.
 
+pub mod cost;
 pub mod schema;
 
 use std::sync::Arc;
@@ -100,9 +101,12 @@ async fn execute(
     }
     let mut operation: async_graphql::Request =
         serde_json::from_value(value).map_err(|e| ApiError::NotGraphql(e.to_string()))?;
-    operation
+    let operation_name = operation.operation_name.take();
+    let document = operation
         .parsed_query()
         .map_err(|e| ApiError::GraphqlParse(e.message))?;
+    cost::check(document, operation_name.as_deref()).map_err(ApiError::GraphqlTooCostly)?;
+    operation.operation_name = operation_name;
 
     let scope = RequestScope::new(caller.identity, now);
     let mut answer = state

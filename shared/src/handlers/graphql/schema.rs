@@ -32,7 +32,8 @@ pub fn build_schema(store: ChannelStore, chats: TwilioChats, introspection: bool
         .data(store)
         .data(chats)
         .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY);
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_directives(super::cost::MAX_DIRECTIVES);
     if introspection {
         builder.finish()
     } else {
