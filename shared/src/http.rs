@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, Message};
+use crate::rate_limit::{RateLimiter, Verdict, client_key};
 
 /// Our bodies are a few small fields; anything larger is a mistake or an attack.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -91,6 +92,43 @@ impl ApiError {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
             }
             _ => {}
+        }
+    }
+}
+
+/// The address API Gateway saw the request come from (`requestContext.http.sourceIp`).
+pub fn source_ip(request: &Request) -> Option<&str> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref(),
+        #[allow(unreachable_patterns)] // other event kinds are not enabled today
+        _ => None,
+    }
+}
+
+/// Takes one of `limiter`'s tokens for the request's client at `now`, or answers 429
+/// `rate_limited` with `Retry-After`; `what` names what is limited in the message.
+pub async fn within_limit(
+    limiter: &RateLimiter,
+    request: &Request,
+    what: &'static str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let client = client_key(source_ip(request));
+    match limiter.take(&client, now.saturating_mul(1000)).await? {
+        Verdict::Allowed => Ok(()),
+        Verdict::Limited {
+            retry_after_seconds,
+        } => {
+            tracing::warn!(
+                limit = limiter.name(),
+                client,
+                retry_after_seconds,
+                "rate limited"
+            );
+            Err(ApiError::RateLimited {
+                what,
+                retry_after_seconds,
+            })
         }
     }
 }

@@ -44,6 +44,7 @@ pub mod lambda;
 pub mod liveness;
 pub mod logging;
 pub mod metrics;
+pub mod rate_limit;
 pub mod signature;
 pub mod store;
 pub mod token;

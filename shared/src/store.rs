@@ -281,7 +281,7 @@ fn get_n(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
     item.get(name)?.as_n().ok()?.parse().ok()
 }
 
-fn store_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> StoreError
+pub(crate) fn store_error<E, R>(operation: &'static str, error: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,

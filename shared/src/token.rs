@@ -38,6 +38,10 @@ pub enum TokenError {
     NotYetValid,
     #[error("the token carries no valid identity")]
     MissingIdentity,
+    #[error("the token's identity is not a guest of this service")]
+    NotAGuest,
+    #[error("the guest identity has reached its maximum age: get a new token")]
+    GuestTooOld,
 }
 
 /// A token we minted, with what the API response reports about it.

@@ -130,7 +130,7 @@ async fn chat_graphql_bootstrap_ends_the_customers_chat() {
     let store = ChannelStore::new(moto.dynamodb(), &table, 30);
     // The chat events/graphql-end-chat.json ends, for the guest of its token.
     let sid = "CH0123456789abcdef0123456789abcdef";
-    let guest = "guest-3f0c6a4e-8d1b-4b7a-9c2e-5a6f7b8c9d0e";
+    let guest = "guest-t1795000000-3f0c6a4e8d1b4b7a9c2e5a6f7b8c9d0e";
     open_chat(&store, guest, sid).await;
     let twilio = TwilioStandIns::start().await;
     twilio.answer_normally().await;

@@ -125,7 +125,7 @@ fn manifest_lists_exactly_the_event_files() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_event_gets_its_documented_response() {
-    let token_state = TokenState::from_settings(&dev_settings(&[]));
+    let token_state = TokenState::without_limits(&dev_settings(&[]));
     let moto = MotoServer::start();
     let dynamodb = moto.dynamodb();
     let twilio = TwilioStandIns::start().await;
@@ -168,7 +168,7 @@ async fn every_event_gets_its_documented_response() {
                 let state = GraphqlState::build(&dev_settings(&[]), &settings, dynamodb.clone());
                 let store = ChannelStore::new(dynamodb.clone(), &table, 30);
                 if let Some(sid) = &expected.opens {
-                    let identity = "guest-3f0c6a4e-8d1b-4b7a-9c2e-5a6f7b8c9d0e";
+                    let identity = "guest-t1795000000-3f0c6a4e8d1b4b7a9c2e5a6f7b8c9d0e";
                     flex_handoff_testkit::open_chat(&store, identity, sid).await;
                 }
                 let response = handle_graphql_request(&state, request(&file)).await;

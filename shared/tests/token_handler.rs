@@ -3,6 +3,7 @@
 use flex_handoff::handlers::token::{TokenState, token_response};
 use flex_handoff::token::{LEEWAY_SECONDS, TokenIssuer};
 use flex_handoff_testkit::{EventBuilder, dev_settings};
+use futures_util::FutureExt as _;
 use lambda_http::{Body, Response};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -11,15 +12,19 @@ use serde_json::Value;
 const NOW: i64 = 1_800_000_000;
 
 fn guest_state() -> TokenState {
-    TokenState::from_settings(&dev_settings(&[]))
+    TokenState::without_limits(&dev_settings(&[]))
 }
 
 fn members_only_state() -> TokenState {
-    TokenState::from_settings(&dev_settings(&[("ALLOW_GUESTS", "false")]))
+    TokenState::without_limits(&dev_settings(&[("ALLOW_GUESTS", "false")]))
 }
 
 fn call(state: &TokenState, event: EventBuilder) -> (u16, Value, Response<Body>) {
-    let response = match token_response(state, &event.request(), NOW) {
+    // Without the new-guest limit nothing awaits I/O: the future is ready at once.
+    let answer = token_response(state, &event.request(), NOW)
+        .now_or_never()
+        .expect("no I/O without limits");
+    let response = match answer {
         Ok(response) => response,
         Err(error) => error.into_response(),
     };
@@ -52,8 +57,16 @@ fn new_guest_gets_a_random_identity_and_a_token_for_it() {
     assert_eq!(status, 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let identity = body["identity"].as_str().unwrap();
-    let uuid = identity.strip_prefix("guest-").expect("guest- prefix");
-    assert_eq!(uuid::Uuid::parse_str(uuid).unwrap().get_version_num(), 4);
+    // guest-t<made at>-<random>: the age is part of the identity the token signs.
+    let made_at = format!("guest-t{NOW}-");
+    let random = identity
+        .strip_prefix(&made_at)
+        .expect("guest-t<now>- prefix");
+    assert_eq!(uuid::Uuid::parse_str(random).unwrap().get_version_num(), 4);
+    assert_eq!(
+        flex_handoff::identity::guest_created_at(identity),
+        Some(NOW)
+    );
     let verified = state
         .callers
         .issuer()
@@ -71,13 +84,22 @@ fn new_guest_gets_a_random_identity_and_a_token_for_it() {
     );
 }
 
+/// A guest made `days` ago.
+fn guest_made(days: i64) -> String {
+    format!(
+        "guest-t{}-0123456789abcdef0123456789abcdef",
+        NOW - days * 86_400
+    )
+}
+
 #[test]
 fn guest_refresh_keeps_the_identity_and_extends_expiry() {
     let state = guest_state();
-    let first = state.callers.issuer().mint("guest-returning", NOW - 3000);
+    let returning = guest_made(29);
+    let first = state.callers.issuer().mint(&returning, NOW - 3000);
     let (status, body, _) = call(&state, post_token().bearer(&first.jwt));
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["identity"], "guest-returning");
+    assert_eq!(body["identity"], returning.as_str());
     let refreshed = state
         .callers
         .issuer()
@@ -235,7 +257,7 @@ fn malformed_bodies_and_methods_are_client_errors() {
 
 #[test]
 fn configured_ttl_is_what_the_token_and_response_say() {
-    let state = TokenState::from_settings(&dev_settings(&[("TOKEN_TTL_SECONDS", "900")]));
+    let state = TokenState::without_limits(&dev_settings(&[("TOKEN_TTL_SECONDS", "900")]));
     let (_, body, _) = call(&state, post_token());
     assert_eq!(body["ttlSeconds"], 900);
     assert_eq!(body["expiresAt"], "2027-01-15T08:15:00Z");
@@ -245,4 +267,57 @@ fn configured_ttl_is_what_the_token_and_response_say() {
         .verify(body["token"].as_str().unwrap(), NOW)
         .unwrap();
     assert_eq!(verified.expires_at, NOW + 900);
+}
+
+/// Guest tokens refresh forever no more: past the maximum age (30 days by default) a refresh
+/// makes a new guest, as does one of an identity made before identities carried their age.
+#[test]
+fn a_refresh_past_the_maximum_age_makes_a_new_guest() {
+    // 30 days, the default (local/dev.env keeps its events' guest for ten years).
+    let state = TokenState::without_limits(&dev_settings(&[("GUEST_MAX_AGE_DAYS", "30")]));
+    for (old, why) in [
+        (guest_made(31), "past 30 days"),
+        (
+            "guest-3f0c6a4e-8d1b-4b7a-9c2e-5a6f7b8c9d0e".to_owned(),
+            "no age",
+        ),
+    ] {
+        let token = state.callers.issuer().mint(&old, NOW - 60).jwt;
+        let (status, body, _) = call(&state, post_token().bearer(&token));
+        assert_eq!(status, 200, "{why}: {body}");
+        let identity = body["identity"].as_str().unwrap();
+        assert_ne!(identity, old, "{why}");
+        assert_eq!(
+            flex_handoff::identity::guest_created_at(identity),
+            Some(NOW),
+            "{why}"
+        );
+    }
+    let shorter = TokenState::without_limits(&dev_settings(&[("GUEST_MAX_AGE_DAYS", "7")]));
+    let token = shorter.callers.issuer().mint(&guest_made(8), NOW).jwt;
+    let (_, body, _) = call(&shorter, post_token().bearer(&token));
+    assert_ne!(body["identity"], guest_made(8).as_str());
+}
+
+/// Our key signs tokens for signed-in customers too; without an authorizer only a guest's
+/// identity is accepted, so such a token cannot be replayed as that customer here.
+#[test]
+fn a_token_for_anything_but_a_guest_is_refused() {
+    let state = guest_state();
+    for identity in ["auth0|customer-42", "alice", "guesty"] {
+        let token = state.callers.issuer().mint(identity, NOW).jwt;
+        let (status, body, _) = call(&state, post_token().bearer(&token));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("invalid_token")),
+            "{identity}: {body}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not a guest"),
+            "{body}"
+        );
+    }
 }

@@ -39,7 +39,7 @@ fn flex(hosts: &TwilioStandIns, mode: &str) -> Flex {
     channel.flex(twilio, &settings.chat_service_sid)
 }
 
-const IDENTITY: &str = "guest-3f0c6a4e-8d1b-4b7a-9c2e-5a6f7b8c9d0e";
+const IDENTITY: &str = "guest-t1795000000-3f0c6a4e8d1b4b7a9c2e5a6f7b8c9d0e";
 const HANDOFF_ID: &str = "2f0e8a52-9d4c-4d1e-8a8e-3b6f1c2d4e5f";
 
 /// A bot context whose history takes two messages, so every request kind is sent.

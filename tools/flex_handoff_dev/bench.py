@@ -31,7 +31,7 @@ import boto3
 
 from flex_handoff_dev import ROOT, TARGET
 from flex_handoff_dev.aws_local import create_table, forward, start_moto
-from flex_handoff_dev.events import dev_env, event, guest_event, signed_close_event
+from flex_handoff_dev.events import dev_env, event, from_address, guest_event, signed_close_event
 from flex_handoff_dev.runtime_api import RuntimeApi
 from flex_handoff_dev.servers import Handler, Server, free_port, log
 from flex_handoff_dev.twilio_model import Hooks, TwilioServer
@@ -295,12 +295,14 @@ def measure(env, moto_url):
              **{k: twilio.url() for k in hosts}}
     from_secret = {k: v for k, v in env.items() if k not in credential_vars}
     release = TARGET / "release"
-    token_event = lambda: event("token-new-guest.json")  # noqa: E731
+    # Each new guest from an address of its own, as many customers are many clients: the bench
+    # measures the new-guest path, not the per-address limit (tests/abuse_limits.rs does).
+    token_event = lambda: from_address(event("token-new-guest.json"), f"guest-{uuid.uuid4()}")  # noqa: E731
     targets = {
         FLOOR: ([str(release / "examples" / "hello_floor")], {}, token_event),
-        "generate-token": ([str(release / "generate-token")], dict(env), token_event),
+        "generate-token": ([str(release / "generate-token")], {**env, **local}, token_event),
         SECRET: ([str(release / "generate-token")],
-                 {**from_secret, **aws, "TWILIO_SECRET_ARN": secret_arn,
+                 {**from_secret, **local, "TWILIO_SECRET_ARN": secret_arn,
                   "AWS_ENDPOINT_URL_SECRETS_MANAGER": f"http://127.0.0.1:{secrets_proxy.port}"},
                  token_event),
         "create-channel": ([str(release / "create-channel")], {**env, **local},
@@ -332,7 +334,7 @@ def measure(env, moto_url):
     my_chats = guest_event("graphql-my-chats.json", "guest-bench-warm")
     warm_events = {
         FLOOR: lambda i: event("token-new-guest.json"),
-        "generate-token": lambda i: event("token-new-guest.json"),
+        "generate-token": lambda i: token_event(),
         "create-channel": lambda i: reuse,
         "flex-webhook": lambda i: event("webhook-legacy-inactive.json"),
         "chat-graphql": lambda i: my_chats,
@@ -360,7 +362,7 @@ def measure(env, moto_url):
         trips[label] = {"status": run.status, "dynamodb": dynamo_counter.take(), "twilio": twilio_counter.take()}
         return run
 
-    count("generate-token: new guest", "generate-token", event("token-new-guest.json"))
+    count("generate-token: new guest", "generate-token", token_event())
     opened = count("create-channel: new chat", "create-channel", guest_event("channel-guest.json", identity))
     count("create-channel: reuse", "create-channel", guest_event("channel-guest.json", identity))
     # The same reuse once its chat's last confirmation is older than the liveness interval (here

@@ -15,7 +15,7 @@ from cfnlint.decode import decode
 from samtranslator.translator.transform import transform
 
 EXPECTED_ACTIONS = {
-    "GenerateTokenFunction": {"secretsmanager:GetSecretValue"},
+    "GenerateTokenFunction": {"secretsmanager:GetSecretValue", "dynamodb:UpdateItem"},
     "CreateChannelFunction": {
         "secretsmanager:GetSecretValue",
         "dynamodb:GetItem",
@@ -111,8 +111,19 @@ def main(path):
                 assert not on_index or (INDEX_READERS.get(function, "\0") in resource and listed == ["dynamodb:Query"]), f"{function}: {statement}"
         assert actions == expected, f"{function}: actions {sorted(actions)} != {sorted(expected)}"
     check_secret_readers(template)
+    check_token_writes_buckets_only(resources)
     check_schedule_and_routes(template)
     print(f"template checks passed: transformed template lints clean; IAM exact for {len(functions)} functions")
+
+
+def check_token_writes_buckets_only(resources):
+    """generate-token writes its rate-limit buckets and nothing else of the table."""
+    role = resources["GenerateTokenFunctionRole"]["Properties"]
+    for policy in role["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "dynamodb:UpdateItem" in statement["Action"]:
+                keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+                assert keys == ["limit#new-guest#*"], statement
 
 
 def check_secret_readers(template):

@@ -4,6 +4,7 @@ local/dev.env's throwaway key, and the chat-end webhook signed as Twilio signs i
 import json
 import time
 import urllib.parse
+import zlib
 
 import jwt as pyjwt
 from twilio.request_validator import RequestValidator
@@ -30,9 +31,24 @@ def guest_event(name, identity):
               "iat": now, "nbf": now, "exp": now + 3600,
               "grants": {"identity": identity, "chat": {"service_sid": env["TWILIO_CHAT_SERVICE_SID"]}}}
     token = pyjwt.encode(claims, env["TWILIO_API_KEY_SECRET"], algorithm="HS256", headers={"cty": "twilio-fpa;v=1"})
-    data = json.loads(event(name))
+    data = json.loads(from_address(event(name), identity))
     data["headers"]["authorization"] = f"Bearer {token}"
     return json.dumps(data)
+
+
+def from_address(text, customer):
+    """The event `text` as sent from `customer`'s address ([`source_ip`])."""
+    data = json.loads(text)
+    data["requestContext"]["http"]["sourceIp"] = source_ip(customer)
+    return json.dumps(data)
+
+
+def source_ip(identity):
+    """The address a simulated customer calls from: one of 65,536 in 198.18.0.0/16 (RFC 2544's
+    benchmarking range), fixed per identity, so the per-client limits see many customers as
+    many clients, as they are, rather than the whole load as one."""
+    digest = zlib.crc32(identity.encode())
+    return f"198.18.{(digest >> 8) & 0xFF}.{digest & 0xFF}"
 
 
 def signed_close_event(env, channel_sid):

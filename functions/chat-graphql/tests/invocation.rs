@@ -9,7 +9,7 @@ use flex_handoff_testkit::{
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_chat-graphql");
-const GUEST: &str = "guest-3f0c6a4e-8d1b-4b7a-9c2e-5a6f7b8c9d0e";
+const GUEST: &str = "guest-t1795000000-3f0c6a4e8d1b4b7a9c2e5a6f7b8c9d0e";
 const SID: &str = "CH0123456789abcdef0123456789abcdef";
 
 #[tokio::test(flavor = "multi_thread")]

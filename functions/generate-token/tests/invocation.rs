@@ -10,8 +10,12 @@ use serde_json::Value;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_generate-token");
 
-fn env_with(overrides: &[(&str, &str)]) -> Vec<(String, String)> {
-    dev_env_with(overrides).into_iter().collect()
+/// local/dev.env with `overrides`, and a channels table on `moto` for the new-guest limit.
+fn env_with(moto: &MotoServer, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = dev_env_with(overrides).into_iter().collect();
+    env.extend(moto.function_env());
+    env.push(("CHANNELS_TABLE".to_owned(), moto.create_channels_table()));
+    env
 }
 
 fn bearer_of(event: &str) -> String {
@@ -26,7 +30,11 @@ fn bearer_of(event: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn full_invocations_log_one_line_each_and_never_a_secret_or_token() {
     // TRACE is the most a deployer could turn on; nothing secret may appear even then.
-    let env = env_with(&[("RUST_LOG", "trace"), ("AWS_LAMBDA_LOG_FORMAT", "json")]);
+    let moto = MotoServer::start();
+    let env = env_with(
+        &moto,
+        &[("RUST_LOG", "trace"), ("AWS_LAMBDA_LOG_FORMAT", "json")],
+    );
     let events = [
         event_file("token-new-guest.json"),
         event_file("token-refresh.json"),
@@ -103,6 +111,7 @@ async fn cold_start_reads_twilio_credentials_from_secrets_manager() {
     env.extend([
         ("TWILIO_SECRET_ARN".to_owned(), arn),
         ("RUST_LOG".to_owned(), "trace".to_owned()),
+        ("CHANNELS_TABLE".to_owned(), moto.create_channels_table()),
     ]);
     let dev = dev_env();
     for var in ["TWILIO_CHAT_SERVICE_SID", "ALLOW_GUESTS"] {
@@ -189,8 +198,9 @@ async fn an_api_key_secret_holding_the_auth_token_fails_the_cold_start() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn out_of_range_ttl_fails_the_cold_start_naming_the_variable() {
+    let moto = MotoServer::start();
     for ttl in ["86401", "60", "soon"] {
-        let env = env_with(&[("TOKEN_TTL_SECONDS", ttl)]);
+        let env = env_with(&moto, &[("TOKEN_TTL_SECONDS", ttl)]);
         let run = run_lambda_binary(BINARY, &env, &[event_file("token-new-guest.json")]).await;
         run.assert_failed_cold_start("TOKEN_TTL_SECONDS is invalid");
         run.assert_no_leak(&[&dev_env()["TWILIO_API_KEY_SECRET"]]);
@@ -206,7 +216,8 @@ async fn an_instance_survives_raw_bytes_in_the_query_and_answers_the_next_reques
     hostile["rawQueryString"] = Value::from("a=\"b\"&c=<d>\u{7f}");
     hostile["headers"]["host"] = Value::from("bad host\"");
     let events = [hostile.to_string(), event_file("token-new-guest.json")];
-    let run = run_lambda_binary(BINARY, &env_with(&[]), &events).await;
+    let moto = MotoServer::start();
+    let run = run_lambda_binary(BINARY, &env_with(&moto, &[]), &events).await;
     assert_eq!(run.responses.len(), 2, "{}", run.output);
     assert_eq!(run.statuses(), [200, 200], "{}", run.output);
     assert!(run.exit_code.is_none(), "the process ended: {}", run.output);

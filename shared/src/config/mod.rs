@@ -13,12 +13,14 @@
 pub mod credentials;
 pub mod env;
 pub mod graphql;
+pub mod limits;
 pub mod reconcile;
 pub mod twilio;
 pub mod webhook;
 
 pub use credentials::TwilioCredentials;
 pub use graphql::GraphqlSettings;
+pub use limits::{RateLimit, TokenSettings};
 pub use reconcile::ReconcileSettings;
 pub use twilio::TwilioHosts;
 pub use webhook::WebhookSettings;
@@ -33,6 +35,7 @@ pub const ALLOW_GUESTS_VAR: &str = "ALLOW_GUESTS";
 pub const CHANNELS_TABLE_VAR: &str = "CHANNELS_TABLE";
 pub const CLOSED_RETENTION_DAYS_VAR: &str = "CLOSED_CHAT_RETENTION_DAYS";
 pub const WEBHOOK_URL_VAR: &str = "TWILIO_WEBHOOK_URL";
+pub const GUEST_MAX_AGE_VAR: &str = "GUEST_MAX_AGE_DAYS";
 
 /// Twilio's default token lifetime.
 pub const DEFAULT_TTL_SECONDS: u32 = 3600;
@@ -59,6 +62,8 @@ pub struct Settings {
     pub token_ttl_seconds: u32,
     /// Whether callers without authorizer claims may chat as random guests.
     pub allow_guests: bool,
+    /// How long one guest identity lasts; refreshing an older one makes a new guest.
+    pub guest_max_age_days: u32,
 }
 
 impl Settings {
@@ -82,6 +87,7 @@ impl Settings {
                 MIN_TTL_SECONDS..=MAX_TTL_SECONDS,
             )?,
             allow_guests: flag(&env, ALLOW_GUESTS_VAR, false)?,
+            guest_max_age_days: number(&env, GUEST_MAX_AGE_VAR, 30, 1..=3650)?,
         })
     }
 }

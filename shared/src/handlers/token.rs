@@ -4,21 +4,42 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Settings;
+use crate::config::{Settings, TokenSettings};
 use crate::error::ApiError;
-use crate::http::{json_response, parse_json_body, require_post, respond, rfc3339};
-use crate::identity::{Callers, NewGuests};
+use crate::http::{json_response, parse_json_body, require_post, respond, rfc3339, within_limit};
+use crate::identity::{Callers, IdentitySource, NewGuests};
+use crate::rate_limit::RateLimiter;
 
 /// What `generate-token` builds once per cold start.
 #[derive(Debug)]
 pub struct TokenState {
     pub callers: Callers,
+    /// New guests per client; `None` only where the token logic is exercised alone.
+    pub new_guests: Option<RateLimiter>,
 }
 
 impl TokenState {
-    pub fn from_settings(settings: &Settings) -> Self {
+    pub fn build(
+        settings: &Settings,
+        own: &TokenSettings,
+        dynamodb: aws_sdk_dynamodb::Client,
+    ) -> Self {
         Self {
             callers: Callers::from_settings(settings),
+            new_guests: Some(RateLimiter::new(
+                dynamodb,
+                &own.table,
+                "new-guest",
+                own.new_guests,
+            )),
+        }
+    }
+
+    /// Without the new-guest limit (no table): the token logic alone, for tests and benches.
+    pub fn without_limits(settings: &Settings) -> Self {
+        Self {
+            callers: Callers::from_settings(settings),
+            new_guests: None,
         }
     }
 }
@@ -40,13 +61,13 @@ struct TokenResponse<'a> {
 /// The Lambda entry point for `POST /token`.
 pub async fn handle_token_request(state: &TokenState, request: Request) -> Response<Body> {
     respond(request, |request| async move {
-        token_response(state, &request, crate::clock::unix_now())
+        token_response(state, &request, crate::clock::unix_now()).await
     })
     .await
 }
 
 /// Builds the response for a token request at time `now`.
-pub fn token_response(
+pub async fn token_response(
     state: &TokenState,
     request: &Request,
     now: i64,
@@ -55,6 +76,9 @@ pub fn token_response(
     // The body is checked before the caller so a smuggled `identity` is always reported as such.
     let TokenRequest {} = parse_json_body(request)?;
     let caller = state.callers.resolve(request, NewGuests::Allowed, now)?;
+    if let (IdentitySource::NewGuest, Some(limiter)) = (caller.source, &state.new_guests) {
+        within_limit(limiter, request, "new guests", now).await?;
+    }
     let issuer = state.callers.issuer();
     let token = issuer.mint(&caller.identity, now);
     tracing::debug!(identity = %caller.identity, source = ?caller.source, "token issued");

@@ -47,6 +47,12 @@ impl EventBuilder {
         self
     }
 
+    /// The client address API Gateway reports (`requestContext.http.sourceIp`).
+    pub fn source_ip(mut self, ip: &str) -> Self {
+        self.event["requestContext"]["http"]["sourceIp"] = json!(ip);
+        self
+    }
+
     pub fn bearer(self, token: &str) -> Self {
         self.header("authorization", &format!("Bearer {token}"))
     }

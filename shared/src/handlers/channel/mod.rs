@@ -18,10 +18,13 @@ use crate::config::Settings;
 use crate::context::{BotContext, task};
 use crate::error::ApiError;
 use crate::flex::{Flex, FlexMode, NewChat};
-use crate::http::{json_response, parse_json_body_within, require_post, respond, rfc3339};
+use crate::http::{
+    json_response, parse_json_body_within, require_post, respond, rfc3339, within_limit,
+};
 use crate::identity::{Caller, Callers, NewGuests};
 use crate::liveness::{self, Checked};
 use crate::metrics::{self, ChatOutcome};
+use crate::rate_limit::RateLimiter;
 use crate::store::{ActiveChat, ChannelStore, ChatStatus, Claimed, Slot};
 use crate::twilio::TwilioClient;
 
@@ -50,6 +53,8 @@ pub struct ChannelState {
     pub flex_flow: Result<(), String>,
     /// A reused chat last confirmed live longer ago than this is checked with Twilio first.
     pub liveness_check_after_seconds: i64,
+    /// New chats per client: each is an agent's task.
+    pub new_chats: RateLimiter,
 }
 
 impl ChannelState {
@@ -69,6 +74,12 @@ impl ChannelState {
         Self {
             callers: Callers::from_settings(settings),
             flex,
+            new_chats: RateLimiter::new(
+                dynamodb.clone(),
+                &channel_settings.table,
+                "new-chat",
+                channel_settings.new_chats,
+            ),
             store: ChannelStore::new(
                 dynamodb,
                 &channel_settings.table,
@@ -131,6 +142,8 @@ pub async fn channel_response(
     let mut slot = state.store.active_slot(&caller.identity).await?;
     // At most one repair per request: a chat found after it was made by another request just now.
     let mut repaired = false;
+    // A new chat is an agent's task: the client's limit is taken once, before the first claim.
+    let mut limit_taken = false;
     loop {
         match slot {
             // A reused chat already has its context: nothing is posted again.
@@ -155,6 +168,11 @@ pub async fn channel_response(
                 slot = state.store.active_slot(&caller.identity).await?;
             }
             free @ (Slot::Empty | Slot::Pending { .. }) => {
+                // Taking over a dead request's claim completes its chat: not a new one.
+                if matches!(free, Slot::Empty) && !limit_taken {
+                    within_limit(&state.new_chats, request, "new chats", clock.now()).await?;
+                    limit_taken = true;
+                }
                 let press = Press {
                     caller: &caller,
                     friendly_name: &friendly_name,

@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use crate::config::env::{Env, number, required};
+use crate::config::limits::new_chats;
 use crate::config::twilio::{TwilioHosts, twilio_deadline};
 use crate::config::webhook::{connection_overrides, registered_url, webhook_url};
-use crate::config::{CHANNELS_TABLE_VAR, ConfigError, closed_retention_days};
+use crate::config::{CHANNELS_TABLE_VAR, ConfigError, RateLimit, closed_retention_days};
 use crate::flex::{Flex, ModeSettings, TwilioChats};
 use crate::twilio::TwilioClient;
 
@@ -31,6 +32,8 @@ pub struct ChannelSettings {
     /// A reuse press asks Twilio whether the chat is still live when the chat was last
     /// confirmed live more than this many seconds ago (0: on every reuse).
     pub liveness_check_after_seconds: u32,
+    /// New chats per client (source network).
+    pub new_chats: RateLimit,
 }
 
 impl ChannelSettings {
@@ -55,6 +58,7 @@ impl ChannelSettings {
                 DEFAULT_LIVENESS_CHECK_AFTER_SECONDS,
                 0..=86_400,
             )?,
+            new_chats: new_chats(&env)?,
         })
     }
 
