@@ -236,6 +236,91 @@ impl TokenIssuer {
     }
 }
 
+/// The most a bot's context token may run ahead: it is made for one handoff, just before it.
+pub const MAX_CONTEXT_TOKEN_SECONDS: i64 = 3600;
+
+/// Why a bot context token was refused; told to the caller (it says nothing of the key).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ContextTokenError {
+    #[error("is not an HS256 JWT with sub, exp and a context object")]
+    Malformed,
+    #[error("is not signed with this deployment's bot context key")]
+    BadSignature,
+    #[error("has expired")]
+    Expired,
+    #[error("expires more than {MAX_CONTEXT_TOKEN_SECONDS} s ahead")]
+    TooLongLived,
+    #[error("was signed for another customer")]
+    OtherCustomer,
+}
+
+/// Verifies the bot context a bot's backend signed for one customer (`contextToken`): an
+/// HS256 JWT under the key it shares with us, `sub` the customer's identity, `exp` at most
+/// [`MAX_CONTEXT_TOKEN_SECONDS`] ahead, and `context` the context object `POST /channel` takes.
+/// A JWS rather than an HMAC over re-serialized JSON: the signature covers the exact bytes, so
+/// the bot's backend needs no canonical JSON, only any JWT library.
+pub struct ContextTokenVerifier {
+    decoding_key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for ContextTokenVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContextTokenVerifier")
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct ContextClaims {
+    sub: String,
+    exp: i64,
+    context: serde_json::Map<String, serde_json::Value>,
+}
+
+impl ContextTokenVerifier {
+    pub fn new(key: &SecretString) -> Self {
+        let _ = hs256::PROVIDER.install_default();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.validate_aud = false;
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        Self {
+            decoding_key: DecodingKey::from_secret(key.expose_secret().as_bytes())
+                .expect("configuration refuses an empty bot context key"),
+            validation,
+        }
+    }
+
+    /// The context `jwt` carries, when it is signed with our key for `identity` and current
+    /// at `now`.
+    pub fn verify(
+        &self,
+        jwt: &str,
+        identity: &str,
+        now: i64,
+    ) -> Result<serde_json::Value, ContextTokenError> {
+        let claims =
+            jsonwebtoken::decode::<ContextClaims>(jwt, &self.decoding_key, &self.validation)
+                .map_err(|error| match error.kind() {
+                    ErrorKind::InvalidSignature => ContextTokenError::BadSignature,
+                    _ => ContextTokenError::Malformed,
+                })?
+                .claims;
+        if now >= claims.exp.saturating_add(LEEWAY_SECONDS) {
+            return Err(ContextTokenError::Expired);
+        }
+        if claims.exp - now > MAX_CONTEXT_TOKEN_SECONDS + LEEWAY_SECONDS {
+            return Err(ContextTokenError::TooLongLived);
+        }
+        if claims.sub != identity {
+            return Err(ContextTokenError::OtherCustomer);
+        }
+        Ok(serde_json::Value::Object(claims.context))
+    }
+}
+
 /// Our account of why `jsonwebtoken` refused a token.
 fn token_error(kind: &ErrorKind, jwt: &str) -> TokenError {
     match kind {

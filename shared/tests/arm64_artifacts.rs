@@ -63,7 +63,10 @@ fn base_env(moto: &MotoServer, table: &str) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the arm64 artifacts and qemu-aarch64: `make test` builds and runs them"]
 async fn generate_token_bootstrap_mints_a_token_we_verify() {
-    let env: Vec<(String, String)> = dev_env().into_iter().collect();
+    // A table for the new-guest limit's bucket.
+    let moto = MotoServer::start();
+    let table = moto.create_channels_table();
+    let env = base_env(&moto, &table);
     let run = run_under_qemu("generate-token", env, "token-new-guest.json").await;
     assert_eq!(run.statuses(), [200], "{}", run.output);
     let body = response_body(&run.responses[0]);

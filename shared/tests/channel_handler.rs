@@ -52,7 +52,7 @@ async fn a_new_chat_is_opened_recorded_and_then_reused_without_calling_twilio() 
     assert_eq!(field(&sent, "ChatFriendlyName"), ["Chat with Ada"]);
     assert_eq!(
         field(&sent, "PreEngagementData"),
-        [r#"{"topic":"roaming"}"#]
+        [r#"{"customerNameVerified":false,"topic":"roaming"}"#]
     );
     let hooks = requests(&h.twilio.conversations, "/Webhooks").await;
     assert_eq!(hooks.len(), 1);

@@ -67,6 +67,7 @@ fn chat<'a>(context: &'a BotContext, pre_engagement: &'a Map<String, Value>) -> 
     NewChat {
         identity: IDENTITY,
         friendly_name: "Ada Customer",
+        name_verified: true,
         pre_engagement_data: pre_engagement,
         context,
         handoff_id: HANDOFF_ID,

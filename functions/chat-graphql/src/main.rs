@@ -7,7 +7,7 @@ use lambda_http::{Error, Request};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     flex_handoff::logging::init();
-    let (settings, own) = load_function_settings(GraphqlSettings::load).await?;
+    let (settings, own) = load_function_settings(async { GraphqlSettings::load() }).await?;
     let dynamodb = flex_handoff::aws::dynamodb_client().await;
     let state = GraphqlState::build(&settings, &own, dynamodb);
     drop(settings);

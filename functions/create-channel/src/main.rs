@@ -7,7 +7,7 @@ use lambda_http::{Error, Request};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     flex_handoff::logging::init();
-    let (settings, own) = load_function_settings(ChannelSettings::load).await?;
+    let (settings, own) = load_function_settings(ChannelSettings::load()).await?;
     let dynamodb = flex_handoff::aws::dynamodb_client().await;
     let state = ChannelState::build(&settings, &own, dynamodb).await;
     drop(settings);

@@ -7,7 +7,7 @@ use lambda_http::{Error, Request};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     flex_handoff::logging::init();
-    let (settings, own) = load_function_settings(TokenSettings::load).await?;
+    let (settings, own) = load_function_settings(async { TokenSettings::load() }).await?;
     let dynamodb = flex_handoff::aws::dynamodb_client().await;
     let state = TokenState::build(&settings, &own, dynamodb);
     drop(settings);

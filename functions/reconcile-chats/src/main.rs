@@ -11,7 +11,7 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     flex_handoff::logging::init();
-    let (settings, own) = load_function_settings(ReconcileSettings::load).await?;
+    let (settings, own) = load_function_settings(async { ReconcileSettings::load() }).await?;
     let dynamodb = flex_handoff::aws::dynamodb_client().await;
     let state = ReconcileState::build(&settings, &own, dynamodb);
     drop(settings);

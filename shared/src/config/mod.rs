@@ -95,9 +95,9 @@ impl Settings {
 /// Loads the settings every function shares and the function's `own`, logging the first
 /// problem so a failed cold start says why.
 pub async fn load_function_settings<T>(
-    own: impl FnOnce() -> Result<T, ConfigError>,
+    own: impl Future<Output = Result<T, ConfigError>>,
 ) -> Result<(Settings, T), ConfigError> {
-    let loaded = async { Ok((Settings::load().await?, own()?)) }.await;
+    let loaded = async { Ok((Settings::load().await?, own.await?)) }.await;
     if let Err(error) = &loaded {
         tracing::error!(%error, "invalid configuration");
     }

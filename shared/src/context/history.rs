@@ -9,7 +9,7 @@
 //! Conversations spec says 1,600 characters a body; its limits page says 32 KB for chat), since
 //! the higher cannot be shown here.
 
-use super::BotContext;
+use super::{BotContext, ContextSource};
 
 pub const MAX_HISTORY_MESSAGE_CHARS: usize = 1600;
 /// The author of history messages: not a participant, so Flex shows it as its own sender.
@@ -18,6 +18,8 @@ pub const HISTORY_AUTHOR: &str = "bot-transcript";
 /// timestamps fit in far fewer.
 const MAX_PARTS: usize = 99;
 const CONTINUED: &str = "… ";
+/// Before each continuation line of a multi-line summary or message body.
+const CONTINUATION_INDENT: &str = "    ";
 
 /// One message of the history, in posting order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,8 +29,18 @@ pub struct HistoryMessage {
     pub attributes: String,
 }
 
-fn header(part: usize, parts: usize) -> String {
-    format!("Conversation with the bot before this handoff (part {part} of {parts}):")
+fn header(part: usize, parts: usize, source: ContextSource) -> String {
+    let vouched = match source {
+        ContextSource::BotVerified => "verified by the bot's backend",
+        ContextSource::CustomerProvided => "as the customer's browser sent it, not verified",
+    };
+    format!("Conversation with the bot before this handoff ({vouched}; part {part} of {parts}):")
+}
+
+/// Indents every line of `text` after the first, so that only our own lines start at the left
+/// margin: a body holding "\n[10:00:00 UTC] Bot: …" cannot pass as another entry.
+fn indented(text: &str) -> String {
+    text.replace('\n', &format!("\n{CONTINUATION_INDENT}"))
 }
 
 /// The messages that carry the context's summary and transcript; none when it has neither.
@@ -41,7 +53,7 @@ pub fn history_messages(context: &BotContext) -> Vec<HistoryMessage> {
         lines.push(format!("Intent: {intent}"));
     }
     if let Some(summary) = &context.summary {
-        lines.push(format!("Summary: {summary}"));
+        lines.push(format!("Summary: {}", indented(summary)));
     }
     for entry in &context.transcript {
         let at = entry.at.to_offset(time::UtcOffset::UTC);
@@ -51,11 +63,13 @@ pub fn history_messages(context: &BotContext) -> Vec<HistoryMessage> {
             at.minute(),
             at.second(),
             entry.author.label(),
-            entry.body
+            indented(&entry.body)
         ));
     }
 
-    let capacity = MAX_HISTORY_MESSAGE_CHARS - header(MAX_PARTS, MAX_PARTS).chars().count() - 1;
+    let capacity = MAX_HISTORY_MESSAGE_CHARS
+        - header(MAX_PARTS, MAX_PARTS, context.source).chars().count()
+        - 1;
     let mut parts: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut current_chars = 0;
@@ -82,9 +96,12 @@ pub fn history_messages(context: &BotContext) -> Vec<HistoryMessage> {
         .into_iter()
         .enumerate()
         .map(|(index, text)| HistoryMessage {
-            body: format!("{}\n{text}", header(index + 1, count)),
+            body: format!("{}\n{text}", header(index + 1, count, context.source)),
             attributes: serde_json::json!({
-                "flexHandoff": {"kind": "bot-transcript", "part": index + 1, "parts": count}
+                "flexHandoff": {
+                    "kind": "bot-transcript", "part": index + 1, "parts": count,
+                    "source": context.source.as_str(),
+                }
             })
             .to_string(),
         })
@@ -146,7 +163,8 @@ mod tests {
         assert_eq!(messages.len(), 1);
         assert_eq!(
             messages[0].body,
-            "Conversation with the bot before this handoff (part 1 of 1):\n\
+            "Conversation with the bot before this handoff (as the customer's browser sent it, \
+             not verified; part 1 of 1):\n\
              Intent: roaming\n\
              Summary: No data abroad.\n\
              [10:02:07 UTC] Customer: My data stopped\n\
@@ -154,8 +172,38 @@ mod tests {
         );
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&messages[0].attributes).unwrap(),
-            json!({"flexHandoff": {"kind": "bot-transcript", "part": 1, "parts": 1}})
+            json!({"flexHandoff": {"kind": "bot-transcript", "part": 1, "parts": 1, "source": "customer-provided"}})
         );
+    }
+
+    /// A body or summary of several lines cannot pass off a line of its own as an entry (or a
+    /// header): every line after its first is indented, and only ours start at the margin.
+    #[test]
+    fn multi_line_bodies_cannot_forge_entries() {
+        let forged = "Thanks\n[10:02:09 UTC] Bot: Your account is verified, tier gold\nConversation with the bot before this handoff (verified by the bot's backend; part 1 of 1):";
+        let mut context = context(json!({
+            "summary": "Two\nlines",
+            "transcript": [{"author": "customer", "body": forged, "at": "2026-12-04T10:02:07Z"}]
+        }));
+        let lines: Vec<String> = history_messages(&context)[0]
+            .body
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let at_margin: Vec<&String> = lines.iter().filter(|line| !line.starts_with(' ')).collect();
+        assert_eq!(at_margin.len(), 3, "header, summary, one entry: {lines:#?}");
+        assert!(at_margin[2].starts_with("[10:02:07 UTC] Customer: Thanks"));
+        assert!(
+            lines.contains(
+                &"    [10:02:09 UTC] Bot: Your account is verified, tier gold".to_owned()
+            )
+        );
+        assert!(lines.contains(&"    lines".to_owned()));
+
+        context.source = ContextSource::BotVerified;
+        assert!(history_messages(&context)[0].body.starts_with(
+            "Conversation with the bot before this handoff (verified by the bot's backend; part 1 of 1):\n"
+        ));
     }
 
     #[test]
@@ -163,11 +211,8 @@ mod tests {
         // 20 entries of 100 characters: ~2,000 characters, as the benchmark's typical case.
         let messages = history_messages(&context(json!({"transcript": entries(20, 100)})));
         assert_eq!(messages.len(), 2);
-        assert!(
-            messages[1]
-                .body
-                .starts_with("Conversation with the bot before this handoff (part 2 of 2):\n")
-        );
+        let header = messages[1].body.lines().next().unwrap();
+        assert!(header.ends_with("; part 2 of 2):"), "{header}");
     }
 
     #[test]

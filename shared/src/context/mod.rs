@@ -63,9 +63,38 @@ pub struct TranscriptEntry {
     pub at: OffsetDateTime,
 }
 
+/// Who vouches for a context: the bot's backend, by signing it, or nobody.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ContextSource {
+    /// Sent by the customer's browser as it is: the bot may have said it, or the customer.
+    #[default]
+    CustomerProvided,
+    /// Signed by the bot's backend for this customer (`contextToken`), checked here.
+    BotVerified,
+}
+
+impl ContextSource {
+    /// As the agent's task and history show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContextSource::CustomerProvided => "customer-provided",
+            ContextSource::BotVerified => "bot-verified",
+        }
+    }
+}
+
+/// Characters refused in anything an agent reads: Unicode's bidirectional embeddings,
+/// overrides and isolates (which reorder what is displayed, "Trojan Source"), and the line and
+/// paragraph separators (which some clients break lines at, so a line could be forged).
+pub fn is_deceptive(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+}
+
 /// A checked bot context. Empty (the default) when the request carries none.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BotContext {
+    /// Whether the bot's backend signed it.
+    pub source: ContextSource,
     pub intent: Option<String>,
     pub summary: Option<String>,
     pub locale: Option<String>,
@@ -108,7 +137,11 @@ impl BotContext {
     }
 
     pub fn is_empty(&self) -> bool {
-        self == &Self::default()
+        self.intent.is_none()
+            && self.summary.is_none()
+            && self.locale.is_none()
+            && self.attributes.is_empty()
+            && self.transcript.is_empty()
     }
 
     /// The context without its transcript (which travels as messages), as a JSON object.
@@ -153,6 +186,12 @@ fn text(
             format!("must be 1 to {max_chars} characters"),
         ));
     }
+    if text.chars().any(is_deceptive) {
+        return Err(invalid(
+            field,
+            "must not contain bidirectional control characters or line separators",
+        ));
+    }
     let allowed = |c: char| lines == Lines::Many && (c == '\n' || c == '\t');
     if text.chars().any(|c| c.is_control() && !allowed(c)) {
         return Err(invalid(
@@ -192,8 +231,11 @@ fn attributes(field: &str, value: &Value) -> Result<Map<String, Value>, ContextE
         }
         let entry = format!("{field}.{key}");
         match value {
-            Value::String(text) if text.chars().any(char::is_control) => {
-                return Err(invalid(entry, "must not contain control characters"));
+            Value::String(text) if text.chars().any(|c| c.is_control() || is_deceptive(c)) => {
+                return Err(invalid(
+                    entry,
+                    "must not contain control or bidirectional control characters",
+                ));
             }
             Value::String(_) | Value::Number(_) | Value::Bool(_) => {}
             _ => return Err(invalid(entry, "must be a string, a number or a boolean")),

@@ -5,7 +5,7 @@
 //! [`FLEX_ATTRIBUTES_MARGIN`] to Flex. Bytes, not characters: a byte count bounds both.
 //!
 //! What we put there is the request's own attributes (the task's base) plus a `context` object:
-//! `intent` and `locale` always, then the routing `attributes` in key order as long as each fits,
+//! its `source` (`bot-verified` or `customer-provided`), `intent` and `locale` always, then the routing `attributes` in key order as long as each fits,
 //! then the `summary`, cut to what is left. So the summary is cut first (the whole summary is
 //! also the first line of the chat's history messages), then attributes, last in key order first.
 
@@ -18,7 +18,11 @@ pub const FLEX_ATTRIBUTES_MARGIN: usize = 1536;
 pub const TASK_ATTRIBUTES_BUDGET: usize = TWILIO_TASK_ATTRIBUTES_LIMIT - FLEX_ATTRIBUTES_MARGIN;
 /// The base a caller may bring (`preEngagementData`, or our own keys), as compact JSON. Small
 /// enough that intent and locale, at their longest and fully escaped, always fit beside it.
-pub const MAX_BASE_BYTES: usize = 1024;
+/// The request's `preEngagementData` (at most [`MAX_PRE_ENGAGEMENT_BYTES`]) plus our own keys
+/// (`customerNameVerified`, or interactions mode's handoff id and name).
+pub const MAX_BASE_BYTES: usize = MAX_PRE_ENGAGEMENT_BYTES + 256;
+/// A request's `preEngagementData`, as compact JSON.
+pub const MAX_PRE_ENGAGEMENT_BYTES: usize = 1024;
 /// Marks a cut summary.
 const ELLIPSIS: char = '…';
 
@@ -33,15 +37,18 @@ fn size(map: &Map<String, Value>) -> usize {
 pub fn fit(base: &Map<String, Value>, context: &BotContext) -> Map<String, Value> {
     debug_assert!(size(base) <= MAX_BASE_BYTES, "callers bound the base");
     let mut attributes = base.clone();
+    if context.is_empty() {
+        return attributes;
+    }
+    // Who vouches for the context, so an agent (and a routing rule) can tell the bot's findings
+    // from what the customer's browser says it found.
     let mut facts = Map::new();
+    facts.insert("source".into(), context.source.as_str().into());
     if let Some(intent) = &context.intent {
         facts.insert("intent".into(), intent.clone().into());
     }
     if let Some(locale) = &context.locale {
         facts.insert("locale".into(), locale.clone().into());
-    }
-    if facts.is_empty() && context.attributes.is_empty() && context.summary.is_none() {
-        return attributes;
     }
     let with = |facts: &Map<String, Value>| {
         let mut all = attributes.clone();
@@ -118,7 +125,7 @@ mod tests {
         );
         assert_eq!(
             Value::Object(fitted),
-            json!({"handoffId": "h-1", "context": {"intent": "roaming", "locale": "en-GB", "summary": "Abroad, no data.", "attributes": {"tier": "gold"}}})
+            json!({"handoffId": "h-1", "context": {"source": "customer-provided", "intent": "roaming", "locale": "en-GB", "summary": "Abroad, no data.", "attributes": {"tier": "gold"}}})
         );
         assert_eq!(
             fit(&base, &BotContext::default()),
@@ -138,7 +145,7 @@ mod tests {
             &context(json!({
                 "intent": "i".repeat(128),
                 "summary": "s".repeat(1024),
-                "attributes": {"a": "x".repeat(600), "b": "y".repeat(600)}
+                "attributes": {"a": "x".repeat(500), "b": "y".repeat(500)}
             })),
         );
         let facts = &fitted["context"];

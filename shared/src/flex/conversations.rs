@@ -61,7 +61,7 @@ pub(super) async fn open(
     {
         return opening.resume(sid, None).await;
     }
-    let pre_engagement = task::to_json(&task::fit(chat.pre_engagement_data, chat.context));
+    let pre_engagement = task::to_json(&chat.task_attributes(chat.pre_engagement_data));
     let chat_name = chat_name(chat);
     let url = format!("{}/v2/WebChats", chats.hosts.flex);
     let form = [

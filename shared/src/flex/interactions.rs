@@ -252,7 +252,7 @@ async fn create_interaction(
             "workspace_sid": settings.workspace_sid,
             "workflow_sid": settings.workflow_sid,
             "task_channel_unique_name": settings.task_channel,
-            "attributes": task::fit(&base, chat.context),
+            "attributes": chat.task_attributes(&base),
         },
     });
     let created = chats

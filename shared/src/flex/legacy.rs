@@ -84,7 +84,7 @@ pub(super) async fn open(
 ) -> Result<OpenedChat, TwilioError> {
     let chats = opening.chats;
     let chat = opening.chat;
-    let pre_engagement = task::to_json(&task::fit(chat.pre_engagement_data, chat.context));
+    let pre_engagement = task::to_json(&chat.task_attributes(chat.pre_engagement_data));
     let chat_name = chat_name(chat);
     let url = format!("{}/v1/Channels", chats.hosts.flex);
     let form = [

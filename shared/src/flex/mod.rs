@@ -153,12 +153,26 @@ impl ModeSettings {
 pub struct NewChat<'a> {
     pub identity: &'a str,
     pub friendly_name: &'a str,
-    /// The caller's `preEngagementData`, at most [`crate::context::task::MAX_BASE_BYTES`] of JSON.
+    /// Whether `friendly_name` is the identity provider's (the authorizer's `name` claim)
+    /// rather than what the request said.
+    pub name_verified: bool,
+    /// The caller's `preEngagementData`, at most
+    /// [`crate::context::task::MAX_PRE_ENGAGEMENT_BYTES`] of JSON.
     pub pre_engagement_data: &'a Map<String, Value>,
     pub context: &'a BotContext,
     /// The handoff's unique name: the Conversation's `UniqueName` and a task attribute in
     /// interactions mode, so what a request made can be found by the one that takes over.
     pub handoff_id: &'a str,
+}
+
+impl NewChat<'_> {
+    /// The task's attributes: `base`, whether the name is verified (`customerNameVerified`,
+    /// set after `base` so a request cannot claim it), and the context fitted to the budget.
+    pub fn task_attributes(&self, base: &Map<String, Value>) -> Map<String, Value> {
+        let mut base = base.clone();
+        base.insert("customerNameVerified".into(), self.name_verified.into());
+        crate::context::task::fit(&base, self.context)
+    }
 }
 
 /// Interactions mode: the Interaction (`KD…`) and its channel (`UO…`), which ending it needs.

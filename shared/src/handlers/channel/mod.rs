@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::clock::RequestClock;
 use crate::config::Settings;
-use crate::context::{BotContext, task};
+use crate::context::{BotContext, ContextError, ContextSource, is_deceptive, task};
 use crate::error::ApiError;
 use crate::flex::{Flex, FlexMode, NewChat};
 use crate::http::{
@@ -26,12 +26,13 @@ use crate::liveness::{self, Checked};
 use crate::metrics::{self, ChatOutcome};
 use crate::rate_limit::RateLimiter;
 use crate::store::{ActiveChat, ChannelStore, ChatStatus, Claimed, Slot};
+use crate::token::ContextTokenVerifier;
 use crate::twilio::TwilioClient;
 
 pub const MAX_FRIENDLY_NAME_CHARS: usize = 64;
 /// `preEngagementData` rides on the agent's task, whose attribute budget it shares with the
 /// bot context and Flex's own attributes (see [`task`]).
-pub const MAX_PRE_ENGAGEMENT_BYTES: usize = task::MAX_BASE_BYTES;
+pub const MAX_PRE_ENGAGEMENT_BYTES: usize = task::MAX_PRE_ENGAGEMENT_BYTES;
 /// The largest valid request with JSON's worst escaping (every transcript body made of
 /// characters JSON escapes) is about 76 KiB; this route's limit sits above it. The other routes
 /// keep [`crate::http::MAX_BODY_BYTES`].
@@ -55,6 +56,8 @@ pub struct ChannelState {
     pub liveness_check_after_seconds: i64,
     /// New chats per client: each is an agent's task.
     pub new_chats: RateLimiter,
+    /// Checks contexts the bot's backend signed; `None` without a bot context key.
+    pub context_tokens: Option<ContextTokenVerifier>,
 }
 
 impl ChannelState {
@@ -87,6 +90,10 @@ impl ChannelState {
             ),
             flex_flow,
             liveness_check_after_seconds: i64::from(channel_settings.liveness_check_after_seconds),
+            context_tokens: channel_settings
+                .bot_context_key
+                .as_ref()
+                .map(ContextTokenVerifier::new),
         }
     }
 }
@@ -96,8 +103,12 @@ impl ChannelState {
 struct ChannelRequest {
     friendly_name: Option<String>,
     pre_engagement_data: Option<Map<String, Value>>,
-    /// Checked by [`BotContext::parse`], whose errors name the field.
+    /// Checked by [`BotContext::parse`], whose errors name the field. Shown to the agent as
+    /// customer-provided.
     context: Option<Value>,
+    /// The same context signed by the bot's backend (`token::ContextTokenVerifier`), shown to
+    /// the agent as verified. One or the other.
+    context_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -130,9 +141,15 @@ pub async fn channel_response(
     require_post(request)?;
     let body: ChannelRequest = parse_json_body_within(request, MAX_CHANNEL_BODY_BYTES)?;
     let caller = state.callers.resolve(request, NewGuests::Forbidden, now)?;
-    let friendly_name = friendly_name(body.friendly_name.as_deref(), &caller)?;
+    let name = customer_name(body.friendly_name.as_deref(), &caller)?;
     let pre_engagement_data = pre_engagement_data(body.pre_engagement_data)?;
-    let context = BotContext::parse(body.context.as_ref())?;
+    let context = bot_context(
+        state.context_tokens.as_ref(),
+        body.context.as_ref(),
+        body.context_token.as_deref(),
+        &caller.identity,
+        now,
+    )?;
     if let Err(problem) = &state.flex_flow {
         return Err(ApiError::FlexFlowMisconfigured(problem.clone()));
     }
@@ -175,7 +192,7 @@ pub async fn channel_response(
                 }
                 let press = Press {
                     caller: &caller,
-                    friendly_name: &friendly_name,
+                    name: &name,
                     pre_engagement_data: &pre_engagement_data,
                     context: &context,
                     mode,
@@ -193,7 +210,7 @@ pub async fn channel_response(
 /// One press's request, checked, and its clock.
 struct Press<'a> {
     caller: &'a Caller,
-    friendly_name: &'a str,
+    name: &'a CustomerName,
     pre_engagement_data: &'a Map<String, Value>,
     context: &'a BotContext,
     mode: FlexMode,
@@ -239,7 +256,8 @@ async fn claim_and_open(
     let opened = loop {
         let chat = NewChat {
             identity,
-            friendly_name: press.friendly_name,
+            friendly_name: &press.name.text,
+            name_verified: press.name.verified,
             pre_engagement_data: press.pre_engagement_data,
             context: press.context,
             handoff_id: &handoff_id,
@@ -412,30 +430,93 @@ fn respond_with(
     ))
 }
 
-/// The name the agent sees: the body's, else the authorizer's `name` claim, else "Customer".
-fn friendly_name(requested: Option<&str>, caller: &Caller) -> Result<String, ApiError> {
-    let Some(requested) = requested else {
-        return Ok(caller
-            .display_name
-            .as_deref()
-            .map(str::trim)
-            .filter(|name| valid_friendly_name(name))
-            .unwrap_or("Customer")
-            .to_owned());
-    };
-    let trimmed = requested.trim();
-    if valid_friendly_name(trimmed) {
-        Ok(trimmed.to_owned())
-    } else {
-        Err(ApiError::InvalidBody(format!(
-            "friendlyName must be 1 to {MAX_FRIENDLY_NAME_CHARS} characters after trimming, with no control characters"
-        )))
+/// The name the agent sees, and whether the identity provider vouches for it.
+struct CustomerName {
+    text: String,
+    verified: bool,
+}
+
+/// The authorizer's `name` claim when it has a showable one: the body's `friendlyName` cannot
+/// rename a signed-in customer. Else the body's (guests, or a claim without a name), else
+/// "Customer". A `friendlyName` is checked either way, so a bad one is always refused.
+fn customer_name(requested: Option<&str>, caller: &Caller) -> Result<CustomerName, ApiError> {
+    let requested = requested
+        .map(|requested| {
+            let trimmed = requested.trim();
+            if valid_friendly_name(trimmed) {
+                Ok(trimmed)
+            } else {
+                Err(ApiError::InvalidBody(format!(
+                    "friendlyName must be 1 to {MAX_FRIENDLY_NAME_CHARS} characters after trimming, with no control or bidirectional control characters"
+                )))
+            }
+        })
+        .transpose()?;
+    if let Some(verified) = caller.display_name.as_deref().and_then(showable_claim) {
+        return Ok(CustomerName {
+            text: verified,
+            verified: true,
+        });
     }
+    Ok(CustomerName {
+        text: requested.unwrap_or("Customer").to_owned(),
+        verified: false,
+    })
+}
+
+/// The identity provider's name without what an agent must not be shown (control and
+/// bidirectional control characters), cut to the name's length; `None` when nothing is left.
+/// Cleaned rather than refused: the customer cannot change what their provider says.
+fn showable_claim(claim: &str) -> Option<String> {
+    let cleaned: String = claim
+        .chars()
+        .filter(|c| !c.is_control() && !is_deceptive(*c))
+        .collect();
+    let trimmed: String = cleaned
+        .trim()
+        .chars()
+        .take(MAX_FRIENDLY_NAME_CHARS)
+        .collect();
+    let trimmed = trimmed.trim_end();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 fn valid_friendly_name(name: &str) -> bool {
     let chars = name.chars().count();
-    (1..=MAX_FRIENDLY_NAME_CHARS).contains(&chars) && !name.chars().any(char::is_control)
+    (1..=MAX_FRIENDLY_NAME_CHARS).contains(&chars)
+        && !name.chars().any(|c| c.is_control() || is_deceptive(c))
+}
+
+/// The press's bot context: `contextToken` signed by the bot's backend for this customer
+/// (verified), or `context` as the browser sent it (customer-provided), or none.
+fn bot_context(
+    verifier: Option<&ContextTokenVerifier>,
+    context: Option<&Value>,
+    context_token: Option<&str>,
+    identity: &str,
+    now: i64,
+) -> Result<BotContext, ApiError> {
+    let refused = |reason: String| {
+        ApiError::InvalidContext(ContextError {
+            field: "contextToken".into(),
+            reason,
+        })
+    };
+    let Some(token) = context_token else {
+        return Ok(BotContext::parse(context)?);
+    };
+    if context.is_some() {
+        return Err(refused("send context or contextToken, not both".into()));
+    }
+    let verifier = verifier.ok_or_else(|| {
+        refused("cannot be verified: this deployment has no bot context key".into())
+    })?;
+    let signed = verifier
+        .verify(token, identity, now)
+        .map_err(|error| refused(error.to_string()))?;
+    let mut context = BotContext::parse(Some(&signed))?;
+    context.source = ContextSource::BotVerified;
+    Ok(context)
 }
 
 fn pre_engagement_data(data: Option<Map<String, Value>>) -> Result<Map<String, Value>, ApiError> {

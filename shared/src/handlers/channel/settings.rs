@@ -5,6 +5,11 @@
 
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::credentials::{
+    BOT_CONTEXT_KEY_VAR, BOT_CONTEXT_SECRET_ARN_VAR, secret_json, single_secret_from,
+};
 use crate::config::env::{Env, number, required};
 use crate::config::limits::new_chats;
 use crate::config::twilio::{TwilioHosts, twilio_deadline};
@@ -34,14 +39,26 @@ pub struct ChannelSettings {
     pub liveness_check_after_seconds: u32,
     /// New chats per client (source network).
     pub new_chats: RateLimit,
+    /// The key the bot's backend signs contexts with (`contextToken`); without it every
+    /// context is shown to the agent as customer-provided, and a `contextToken` is refused.
+    pub bot_context_key: Option<SecretString>,
 }
 
 impl ChannelSettings {
-    pub fn load() -> Result<Self, ConfigError> {
-        Self::from_env(|name| std::env::var(name).ok())
+    /// From the environment, and the bot context key from Secrets Manager when
+    /// `BOT_CONTEXT_SECRET_ARN` is set.
+    pub async fn load() -> Result<Self, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let json = secret_json(&env, BOT_CONTEXT_SECRET_ARN_VAR).await?;
+        Self::from_sources(env, json.as_deref())
     }
 
+    /// From an environment lookup alone (local runs and tests).
     pub fn from_env(env: impl Env) -> Result<Self, ConfigError> {
+        Self::from_sources(env, None)
+    }
+
+    pub fn from_sources(env: impl Env, bot_secret_json: Option<&str>) -> Result<Self, ConfigError> {
         let mode = ModeSettings::from_env(&env)?;
         let webhook_url =
             registered_url(&webhook_url(&env)?, connection_overrides(&env)?.as_deref());
@@ -59,6 +76,7 @@ impl ChannelSettings {
                 0..=86_400,
             )?,
             new_chats: new_chats(&env)?,
+            bot_context_key: bot_context_key(&env, bot_secret_json)?,
         })
     }
 
@@ -69,6 +87,33 @@ impl ChannelSettings {
         Flex::new(chats, self.mode.clone(), &self.webhook_url)
     }
 }
+
+/// The bot context key: at least [`MIN_BOT_CONTEXT_KEY_BYTES`], as RFC 7518 asks of an HS256
+/// key, so a short shared secret fails the cold start rather than weakening every handoff.
+fn bot_context_key(
+    env: &impl Env,
+    secret_json: Option<&str>,
+) -> Result<Option<SecretString>, ConfigError> {
+    let key = single_secret_from(
+        env,
+        BOT_CONTEXT_SECRET_ARN_VAR,
+        BOT_CONTEXT_KEY_VAR,
+        secret_json,
+    )?;
+    if key
+        .as_ref()
+        .is_some_and(|key| key.expose_secret().len() < MIN_BOT_CONTEXT_KEY_BYTES)
+    {
+        return Err(ConfigError::Invalid {
+            var: BOT_CONTEXT_KEY_VAR,
+            reason: format!("must be at least {MIN_BOT_CONTEXT_KEY_BYTES} bytes"),
+        });
+    }
+    Ok(key)
+}
+
+/// RFC 7518 §3.2: an HS256 key at least as long as the hash.
+pub const MIN_BOT_CONTEXT_KEY_BYTES: usize = 32;
 
 #[cfg(test)]
 mod tests {
