@@ -249,6 +249,11 @@ async fn end_as(h: &GraphqlHarness, identity: &str, channel: &str) -> (u16, Valu
     .await
 }
 
+async fn assert_twilio_untouched(h: &GraphqlHarness) {
+    let asked = h.twilio.conversations.received_requests().await.unwrap();
+    assert!(asked.is_empty(), "Twilio was asked: {asked:?}");
+}
+
 /// Asserts the chat is closed as the webhook closes it: closed, TTL set, slot free.
 async fn assert_closed_like_the_webhook(h: &GraphqlHarness, identity: &str, channel: &str) {
     let record = h.store.chat(channel).await.unwrap().unwrap();
@@ -423,14 +428,7 @@ async fn nobody_ends_a_chat_that_is_not_theirs_and_bad_sids_touch_nothing() {
             "{sid}: {body}"
         );
     }
-    assert!(
-        h.twilio
-            .conversations
-            .received_requests()
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_twilio_untouched(&h).await;
     assert_eq!(
         h.store.chat(&channel).await.unwrap().unwrap().status,
         ChatStatus::Active
@@ -490,14 +488,7 @@ async fn requests_are_priced_by_the_reads_and_calls_they_cause_and_refused_whole
             ChatStatus::Active
         );
     }
-    assert!(
-        h.twilio
-            .conversations
-            .received_requests()
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_twilio_untouched(&h).await;
 
     let directives = "@include(if: true) ".repeat(5);
     let (status, body) = h

@@ -96,16 +96,7 @@ async fn cold_start_reads_twilio_credentials_from_secrets_manager() {
         "TWILIO_API_KEY_SID": "SK0000000000000000000000000000bbbb",
         "TWILIO_API_KEY_SECRET": "secret-from-secrets-manager",
     });
-    let client = moto.secrets_manager();
-    let arn = client
-        .create_secret()
-        .name("flex-handoff/twilio")
-        .secret_string(secret.to_string())
-        .send()
-        .await
-        .expect("moto creates the secret")
-        .arn
-        .unwrap();
+    let arn = moto.create_secret("flex-handoff/twilio", &secret).await;
 
     let mut env = moto.function_env();
     env.extend([
@@ -171,15 +162,8 @@ async fn an_api_key_secret_holding_the_auth_token_fails_the_cold_start() {
         "TWILIO_AUTH_TOKEN": "auth-token-from-secrets-manager",
     });
     let arn = moto
-        .secrets_manager()
-        .create_secret()
-        .name("flex-handoff/twilio-with-auth-token")
-        .secret_string(secret.to_string())
-        .send()
-        .await
-        .expect("moto creates the secret")
-        .arn
-        .unwrap();
+        .create_secret("flex-handoff/twilio-with-auth-token", &secret)
+        .await;
     let mut env = moto.function_env();
     env.extend([
         ("TWILIO_SECRET_ARN".to_owned(), arn),

@@ -55,6 +55,19 @@ impl MotoServer {
         self.lambda_environment().secrets_manager_client()
     }
 
+    /// Creates a Secrets Manager secret holding `document` (as JSON text) and returns its ARN.
+    pub async fn create_secret(&self, name: &str, document: &serde_json::Value) -> String {
+        self.secrets_manager()
+            .create_secret()
+            .name(name)
+            .secret_string(document.to_string())
+            .send()
+            .await
+            .expect("moto creates the secret")
+            .arn
+            .expect("a created secret has an ARN")
+    }
+
     /// Creates a channels table with a fresh name from template.yaml's schema
     /// (`flex_handoff_dev.create_table`, so the schema has one source) and returns its name.
     pub fn create_channels_table(&self) -> String {
