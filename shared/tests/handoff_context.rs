@@ -175,7 +175,8 @@ async fn interactions_mode_makes_the_conversation_then_its_history_then_the_task
         let sent = form(message);
         assert_eq!(field(&sent, "Author"), ["bot-transcript"]);
         assert!(field(&sent, "Body")[0].starts_with(&format!(
-            "Conversation with the bot before this handoff (part {} of 2):",
+            "Conversation with the bot before this handoff (as the customer's browser sent it, \
+             not verified; part {} of 2):",
             part + 1
         )));
     }
@@ -259,7 +260,8 @@ async fn the_context_reaches_the_agent_in_the_other_two_modes() {
         let opened = form(&requests(h.flex(), route).await[0]);
         assert_eq!(
             json_field(&opened, "PreEngagementData"),
-            json!({"question": "No data", "context": {"intent": "roaming_no_data", "locale": "es-ES", "attributes": {"tier": "gold"}}}),
+            json!({"question": "No data", "customerNameVerified": false,
+                   "context": {"source": "customer-provided", "intent": "roaming_no_data", "locale": "es-ES", "attributes": {"tier": "gold"}}}),
             "{mode}: Flex puts this on the task"
         );
         let (host, author) = if mode == "chat" {
