@@ -109,7 +109,7 @@ test("Talk to agent opens a chat that DynamoDB records, and reuses it after a re
 
   const identity = (await page.locator("#identity").textContent()).trim();
   const channelSid = (await page.locator("#channel-sid").textContent()).trim();
-  assert.match(identity, /^guest-[0-9a-f-]{36}$/);
+  assert.match(identity, /^guest-t[0-9]+-[0-9a-f]{32}$/, "a new guest, with when it was made");
   assert.match(channelSid, /^CH[0-9a-fA-F]{32}$/);
   assert.equal(await page.getAttribute("body", "data-reused"), "false");
   const stored = record(shared, identity);
