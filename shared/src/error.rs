@@ -68,6 +68,20 @@ pub enum ApiError {
     FlexFlowMisconfigured(String),
     #[error("another request is still opening this customer's chat")]
     ChatBeingOpened,
+    /// `POST /channel` while the queue's schedule says closed (and does not queue anyway).
+    #[error("{}", outside_hours_message(.message.as_deref(), .next_open_at.as_deref()))]
+    OutsideHours {
+        /// RFC 3339; `None` while switched closed or with no opening ahead.
+        next_open_at: Option<String>,
+        /// The manual switch's message.
+        message: Option<String>,
+    },
+    /// Reading the queue's statistics failed in Twilio, with nothing stored to answer instead.
+    #[error("{0}")]
+    AvailabilityUpstream(TwilioError),
+    /// The queue's stored schedule does not parse (written around `flex-schedule`).
+    #[error("{0}")]
+    ScheduleInvalid(String),
     /// Anything that is our fault. The detail is logged, never sent to the caller.
     #[error("internal error: {0}")]
     Internal(String),
@@ -117,6 +131,25 @@ const INTERNAL: Answer = row(
     Public("internal error"),
 );
 
+fn outside_hours_message(message: Option<&str>, next_open_at: Option<&str>) -> String {
+    match (message, next_open_at) {
+        (Some(message), _) => format!("the team is closed: {message}"),
+        (None, Some(at)) => format!("the team is closed; it opens again at {at}"),
+        (None, None) => "the team is closed".to_owned(),
+    }
+}
+
+impl From<crate::availability::AvailabilityError> for ApiError {
+    fn from(error: crate::availability::AvailabilityError) -> Self {
+        use crate::availability::AvailabilityError as E;
+        match error {
+            E::Store(error) => ApiError::Store(error),
+            E::Twilio(error) => ApiError::AvailabilityUpstream(error),
+            schedule @ E::Schedule(..) => ApiError::ScheduleInvalid(schedule.to_string()),
+        }
+    }
+}
+
 /// What the caller is told of each kind of Twilio failure, for one thing we asked of Twilio.
 struct TwilioMessages {
     /// Twilio rejected the call or answered what its API does not document.
@@ -132,6 +165,13 @@ const OPENING: TwilioMessages = TwilioMessages {
     unavailable: "Twilio is unavailable right now; try again shortly",
     timeout: "Twilio did not answer in time; try again shortly",
     lost: "Twilio did not confirm your chat; try again in a few seconds",
+};
+
+const READING_QUEUE: TwilioMessages = TwilioMessages {
+    refused: "Twilio refused the queue's statistics; the operators have the details",
+    unavailable: "the queue's statistics are unavailable right now; try again shortly",
+    timeout: "the queue's statistics did not arrive in time; try again shortly",
+    lost: "the queue's statistics are unavailable right now; try again shortly",
 };
 
 const UNCONFIRMED_END: &str =
@@ -275,6 +315,18 @@ impl ApiError {
                 "chat_being_opened",
                 "CHAT_BEING_OPENED",
                 Public("your chat is still being opened; try again in a moment"),
+            ),
+            ApiError::OutsideHours { .. } => {
+                row(S::CONFLICT, "outside_hours", "OUTSIDE_HOURS", Detail)
+            }
+            ApiError::AvailabilityUpstream(error) => upstream(error, &READING_QUEUE),
+            ApiError::ScheduleInvalid(_) => row(
+                S::SERVICE_UNAVAILABLE,
+                "schedule_invalid",
+                "SCHEDULE_INVALID",
+                Public(
+                    "the team's opening hours are misconfigured; the operators have the details",
+                ),
             ),
             ApiError::Internal(_) => INTERNAL,
         }

@@ -40,6 +40,9 @@ struct ErrorBody<'a> {
 struct ErrorDetail<'a> {
     code: &'a str,
     message: &'a str,
+    /// `outside_hours` only: when the team opens again (RFC 3339), `null` when unknown.
+    #[serde(rename = "nextOpenAt", skip_serializing_if = "Option::is_none")]
+    next_open_at: Option<Option<&'a str>>,
 }
 
 impl ApiError {
@@ -50,6 +53,10 @@ impl ApiError {
             error: ErrorDetail {
                 code: self.code(),
                 message: &message,
+                next_open_at: match &self {
+                    ApiError::OutsideHours { next_open_at, .. } => Some(next_open_at.as_deref()),
+                    _ => None,
+                },
             },
         };
         let mut response = json_response(self.status(), &body);

@@ -18,6 +18,8 @@ pub enum SidKind {
     Workspace,
     /// TaskRouter Workflow, which picks a task's queue.
     Workflow,
+    /// TaskRouter TaskQueue, where a task waits for an agent.
+    TaskQueue,
     /// Flex Interaction (the task's conversation, Flex UI 2.x).
     Interaction,
     /// An Interaction's channel.
@@ -35,6 +37,7 @@ impl SidKind {
             SidKind::Channel => "CH",
             SidKind::Workspace => "WS",
             SidKind::Workflow => "WW",
+            SidKind::TaskQueue => "WQ",
             SidKind::Interaction => "KD",
             SidKind::InteractionChannel => "UO",
         }

@@ -30,6 +30,7 @@
 //!   alphabets), [`clock`] (`now` and a request's clock), [`logging`] and [`metrics`] (CloudWatch
 //!   Embedded Metric Format lines).
 
+pub mod availability;
 pub mod aws;
 pub mod clock;
 pub mod config;

@@ -81,6 +81,8 @@ enum Retries {
     UnlessPerformed,
 }
 
+/// Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
 pub struct TwilioClient {
     http: reqwest::Client,
     api_key_sid: String,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::env::{Env, flag, required};
 use super::twilio::{TwilioHosts, twilio_deadline};
-use super::{CHANNELS_TABLE_VAR, ConfigError, closed_retention_days};
+use super::{AvailabilitySettings, CHANNELS_TABLE_VAR, ConfigError, closed_retention_days};
 
 pub const INTROSPECTION_VAR: &str = "GRAPHQL_INTROSPECTION";
 
@@ -20,6 +20,8 @@ pub struct GraphqlSettings {
     /// Whether the schema answers `__schema` and `__type`. Off unless asked for: the schema is
     /// published as `schema.graphql`, and a public endpoint need not describe itself.
     pub introspection: bool,
+    /// The queue the `availability` field describes.
+    pub availability: AvailabilitySettings,
 }
 
 impl GraphqlSettings {
@@ -34,6 +36,7 @@ impl GraphqlSettings {
             hosts: TwilioHosts::from_env(&env)?,
             twilio_deadline: twilio_deadline(&env)?,
             introspection: flag(&env, INTROSPECTION_VAR, false)?,
+            availability: AvailabilitySettings::from_env(&env)?,
         })
     }
 }

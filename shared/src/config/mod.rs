@@ -7,9 +7,12 @@
 //! - [`env`]: reading one variable into a typed value;
 //! - [`credentials`]: the Twilio credentials, from the environment or Secrets Manager;
 //! - [`twilio`]: where the Twilio APIs are and how long a call may take;
+//! - [`availability`]: which TaskRouter queue availability is answered for, and how its
+//!   statistics are cached (create-channel and chat-graphql);
 //! - [`webhook`], [`graphql`], [`reconcile`]: those functions' own settings. `create-channel`'s hold the Flex
 //!   mode's settings, which the mode's module parses, so they live with its handler.
 
+pub mod availability;
 pub mod credentials;
 pub mod env;
 pub mod graphql;
@@ -18,6 +21,7 @@ pub mod reconcile;
 pub mod twilio;
 pub mod webhook;
 
+pub use availability::AvailabilitySettings;
 pub use credentials::TwilioCredentials;
 pub use graphql::GraphqlSettings;
 pub use limits::{RateLimit, TokenSettings};

@@ -25,7 +25,7 @@ use crate::context::task;
 use crate::ids::{SidKind, check_sid};
 use crate::twilio::TwilioError;
 
-pub const WORKSPACE_SID_VAR: &str = "TWILIO_WORKSPACE_SID";
+pub use crate::config::availability::WORKSPACE_SID_VAR;
 pub const WORKFLOW_SID_VAR: &str = "TWILIO_WORKFLOW_SID";
 pub const TASK_CHANNEL_VAR: &str = "TWILIO_TASK_CHANNEL";
 pub const INACTIVE_AFTER_MINUTES_VAR: &str = "CONVERSATION_INACTIVE_AFTER_MINUTES";

@@ -13,11 +13,13 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::availability::{Availability, Hours};
 use crate::clock::RequestClock;
 use crate::config::Settings;
 use crate::context::{BotContext, ContextError, ContextSource, is_deceptive, task};
 use crate::error::ApiError;
 use crate::flex::{Flex, FlexMode, NewChat};
+use crate::handlers::availability::availability_response;
 use crate::http::{
     json_response, parse_json_body_within, require_post, respond, rfc3339, within_limit,
 };
@@ -58,6 +60,9 @@ pub struct ChannelState {
     pub new_chats: RateLimiter,
     /// Checks contexts the bot's backend signed; `None` without a bot context key.
     pub context_tokens: Option<ContextTokenVerifier>,
+    /// The queue's opening hours (new chats only open while it is open) and statistics
+    /// (`GET /availability`).
+    pub availability: Availability,
 }
 
 impl ChannelState {
@@ -69,6 +74,13 @@ impl ChannelState {
         dynamodb: aws_sdk_dynamodb::Client,
     ) -> Self {
         let twilio = TwilioClient::new(&settings.twilio, channel_settings.twilio_deadline);
+        let availability = Availability::new(
+            dynamodb.clone(),
+            &channel_settings.table,
+            channel_settings.availability.clone(),
+            twilio.clone(),
+            &channel_settings.hosts.taskrouter,
+        );
         let flex = channel_settings.flex(twilio, &settings.chat_service_sid);
         let flex_flow = flex.check_configuration().await;
         if let Err(problem) = &flex_flow {
@@ -94,6 +106,7 @@ impl ChannelState {
                 .bot_context_key
                 .as_ref()
                 .map(ContextTokenVerifier::new),
+            availability,
         }
     }
 }
@@ -125,12 +138,23 @@ struct ChannelResponse<'a> {
     context_delivered: Option<bool>,
 }
 
-/// The Lambda entry point for `POST /channel`.
+/// The Lambda entry point for `POST /channel` and `GET /availability`.
 pub async fn handle_channel_request(state: &ChannelState, request: Request) -> Response<Body> {
     respond(request, |request| async move {
-        channel_response(state, &request, crate::clock::unix_now()).await
+        if is_availability(&request) {
+            let now_ms = crate::clock::unix_now_millis();
+            availability_response(&state.callers, &state.availability, &request, now_ms).await
+        } else {
+            channel_response(state, &request, crate::clock::unix_now()).await
+        }
     })
     .await
+}
+
+/// `GET /availability` shares this function (the template routes both here); a stage, when
+/// API Gateway names one, comes before the route.
+pub fn is_availability(request: &Request) -> bool {
+    request.uri().path().ends_with("/availability")
 }
 
 pub async fn channel_response(
@@ -187,6 +211,7 @@ pub async fn channel_response(
             free @ (Slot::Empty | Slot::Pending { .. }) => {
                 // Taking over a dead request's claim completes its chat: not a new one.
                 if matches!(free, Slot::Empty) && !limit_taken {
+                    within_hours(state, clock.now()).await?;
                     within_limit(&state.new_chats, request, "new chats", clock.now()).await?;
                     limit_taken = true;
                 }
@@ -204,6 +229,24 @@ pub async fn channel_response(
                 }
             }
         }
+    }
+}
+
+/// A new chat opens only while the queue is open, unless its schedule queues chats anyway
+/// (then the agent finds it at the next opening). A customer's open chat is answered at any hour.
+async fn within_hours(state: &ChannelState, now: i64) -> Result<(), ApiError> {
+    let schedule = state.availability.schedule(now * 1000).await?;
+    match schedule.hours(now) {
+        Hours::Open => Ok(()),
+        Hours::Closed { .. } if schedule.queue_when_closed => Ok(()),
+        Hours::Closed {
+            next_open_at,
+            message,
+            ..
+        } => Err(ApiError::OutsideHours {
+            next_open_at: next_open_at.map(rfc3339).transpose()?,
+            message,
+        }),
     }
 }
 

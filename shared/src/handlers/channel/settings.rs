@@ -14,7 +14,9 @@ use crate::config::env::{Env, number, required};
 use crate::config::limits::new_chats;
 use crate::config::twilio::{TwilioHosts, twilio_deadline};
 use crate::config::webhook::{connection_overrides, registered_url, webhook_url};
-use crate::config::{CHANNELS_TABLE_VAR, ConfigError, RateLimit, closed_retention_days};
+use crate::config::{
+    AvailabilitySettings, CHANNELS_TABLE_VAR, ConfigError, RateLimit, closed_retention_days,
+};
 use crate::flex::{Flex, ModeSettings, TwilioChats};
 use crate::twilio::TwilioClient;
 
@@ -42,6 +44,9 @@ pub struct ChannelSettings {
     /// The key the bot's backend signs contexts with (`contextToken`); without it every
     /// context is shown to the agent as customer-provided, and a `contextToken` is refused.
     pub bot_context_key: Option<SecretString>,
+    /// The queue chats are routed to: its opening hours gate new chats, and `GET
+    /// /availability` describes it.
+    pub availability: AvailabilitySettings,
 }
 
 impl ChannelSettings {
@@ -77,6 +82,7 @@ impl ChannelSettings {
             )?,
             new_chats: new_chats(&env)?,
             bot_context_key: bot_context_key(&env, bot_secret_json)?,
+            availability: AvailabilitySettings::from_env(&env)?,
         })
     }
 

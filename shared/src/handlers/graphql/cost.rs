@@ -80,6 +80,16 @@ fn price(parent: Parent, field: &str) -> (Cost, Option<Parent>) {
     };
     match (parent, field) {
         (Parent::Query, "me") => (Cost::default(), Some(Parent::Me)),
+        // The schedule and the statistics item, the refresh's lock and store writes, and the
+        // two TaskRouter reads of a refresh.
+        (Parent::Query, "availability") => (
+            Cost {
+                store_reads: 4,
+                twilio_calls: 2,
+                mutation_fields: 0,
+            },
+            None,
+        ),
         // One GetItem each; a page of history is one Query.
         (Parent::Query, "chat") | (Parent::Me, "activeChat" | "chats") => (reads(1), None),
         // The record, the Twilio calls its mode takes to end it (interactions: two), and the

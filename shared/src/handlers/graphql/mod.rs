@@ -16,6 +16,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
+use crate::availability::Availability;
 use crate::config::{GraphqlSettings, Settings};
 use crate::error::ApiError;
 use crate::flex::TwilioChats;
@@ -41,12 +42,23 @@ impl GraphqlState {
         graphql: &GraphqlSettings,
         dynamodb: aws_sdk_dynamodb::Client,
     ) -> Self {
-        let store = ChannelStore::new(dynamodb, &graphql.table, graphql.closed_retention_days);
+        let store = ChannelStore::new(
+            dynamodb.clone(),
+            &graphql.table,
+            graphql.closed_retention_days,
+        );
         let twilio = TwilioClient::new(&settings.twilio, graphql.twilio_deadline);
+        let availability = Availability::new(
+            dynamodb,
+            &graphql.table,
+            graphql.availability.clone(),
+            twilio.clone(),
+            &graphql.hosts.taskrouter,
+        );
         let chats = TwilioChats::new(twilio, graphql.hosts.clone(), &settings.chat_service_sid);
         Self {
             callers: Callers::from_settings(settings),
-            schema: build_schema(store, chats, graphql.introspection),
+            schema: build_schema(store, chats, availability, graphql.introspection),
         }
     }
 }
@@ -67,7 +79,7 @@ fn refused(error: ApiError) -> (Response<Body>, Option<String>) {
 /// The Lambda entry point for `POST /graphql`.
 pub async fn handle_graphql_request(state: &GraphqlState, request: Request) -> Response<Body> {
     logged(request, |request| async move {
-        graphql_response(state, &request, crate::clock::unix_now()).await
+        graphql_response_at(state, &request, crate::clock::unix_now_millis()).await
     })
     .await
 }
@@ -78,14 +90,26 @@ pub async fn graphql_response(
     request: &Request,
     now: i64,
 ) -> (Response<Body>, Option<String>) {
-    execute(state, request, now).await.unwrap_or_else(refused)
+    graphql_response_at(state, request, now * 1000).await
+}
+
+/// As [`graphql_response`], at a time in milliseconds.
+pub async fn graphql_response_at(
+    state: &GraphqlState,
+    request: &Request,
+    now_ms: i64,
+) -> (Response<Body>, Option<String>) {
+    execute(state, request, now_ms)
+        .await
+        .unwrap_or_else(refused)
 }
 
 async fn execute(
     state: &GraphqlState,
     request: &Request,
-    now: i64,
+    now_ms: i64,
 ) -> Result<(Response<Body>, Option<String>), ApiError> {
+    let now = now_ms.div_euclid(1000);
     require_post(request)?;
     let body = body_within(request, MAX_BODY_BYTES)?;
     let caller = state.callers.resolve(request, NewGuests::Forbidden, now)?;
@@ -108,7 +132,7 @@ async fn execute(
     cost::check(document, operation_name.as_deref()).map_err(ApiError::GraphqlTooCostly)?;
     operation.operation_name = operation_name;
 
-    let scope = RequestScope::new(caller.identity, now);
+    let scope = RequestScope::at_millis(caller.identity, now_ms);
     let mut answer = state
         .schema
         .execute(operation.data(Arc::clone(&scope)))

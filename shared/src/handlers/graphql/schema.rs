@@ -1,5 +1,6 @@
-//! The GraphQL schema of the customer's chats: `me` (who, the active chat, the history, newest
-//! first, paged by opaque cursors), `chat(channelSid)` and the `endChat` mutation. Every resolver
+//! The GraphQL schema of the customer's chats: `availability` (before the press), `me` (who,
+//! the active chat, the history, newest first, paged by opaque cursors), `chat(channelSid)` and
+//! the `endChat` mutation. Every resolver
 //! acts for the request's caller only; another customer's chat reads as `null` or not found.
 
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,7 @@ use async_graphql::{
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use crate::availability::{Availability, ClosedReason, WaitRange};
 use crate::error::ApiError;
 use crate::flex::{ChatRef, FlexMode, TwilioChats};
 use crate::ids::{SidKind, check_sid};
@@ -27,10 +29,16 @@ pub const MAX_COMPLEXITY: usize = 1200;
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
 
 /// The schema, built once per cold start with the services its resolvers use.
-pub fn build_schema(store: ChannelStore, chats: TwilioChats, introspection: bool) -> ChatSchema {
+pub fn build_schema(
+    store: ChannelStore,
+    chats: TwilioChats,
+    availability: Availability,
+    introspection: bool,
+) -> ChatSchema {
     let builder = Schema::build(Query, Mutation, EmptySubscription)
         .data(store)
         .data(chats)
+        .data(availability)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_directives(super::cost::MAX_DIRECTIVES);
@@ -52,14 +60,21 @@ pub fn sdl() -> String {
 pub struct RequestScope {
     pub identity: String,
     pub now: i64,
+    /// `now` to the millisecond: availability's caches count in milliseconds.
+    pub now_ms: i64,
     failure: Mutex<Option<StatusCode>>,
 }
 
 impl RequestScope {
     pub fn new(identity: String, now: i64) -> Arc<Self> {
+        Self::at_millis(identity, now * 1000)
+    }
+
+    pub fn at_millis(identity: String, now_ms: i64) -> Arc<Self> {
         Arc::new(Self {
             identity,
-            now,
+            now: now_ms.div_euclid(1000),
+            now_ms,
             failure: Mutex::new(None),
         })
     }
@@ -156,6 +171,50 @@ pub struct ChatConnection {
     pub page_info: PageInfo,
 }
 
+/// Before the press: whether the team is open, who is there and roughly how long the wait is,
+/// for the queue the caller's chat would be routed to.
+#[derive(SimpleObject)]
+#[graphql(name = "Availability")]
+pub struct QueueAvailability {
+    pub open: bool,
+    /// Why it is closed; null while open.
+    pub closed_reason: Option<ClosedReason>,
+    /// The operators' message while they switched the queue closed.
+    pub message: Option<String>,
+    /// When it opens next; null while open, while switched closed, or with no opening ahead.
+    pub next_open_at: Option<DateTime>,
+    /// The team's IANA time zone, to show `nextOpenAt` as its local time.
+    pub time_zone: String,
+    /// Agents available now; null while closed or when the statistics are unknown.
+    pub agents_available: Option<u64>,
+    /// The likely wait until an agent accepts, in seconds; null when the data is too thin to
+    /// say (README, "Availability").
+    pub wait_estimate_seconds: Option<WaitRange>,
+    /// Chats waiting for an agent now; null as `agentsAvailable`.
+    pub queue_length: Option<u64>,
+    /// When the statistics were read from Twilio.
+    pub as_of: Option<DateTime>,
+}
+
+impl QueueAvailability {
+    fn from_view(view: crate::availability::AvailabilityView) -> Result<Self, ApiError> {
+        Ok(Self {
+            open: view.open,
+            closed_reason: view.closed_reason,
+            message: view.message,
+            next_open_at: view.next_open_at.map(date_time).transpose()?,
+            time_zone: view.time_zone,
+            agents_available: view.agents_available,
+            wait_estimate_seconds: view.wait_estimate_seconds,
+            queue_length: view.queue_length,
+            as_of: view
+                .as_of_ms
+                .map(|ms| date_time(ms.div_euclid(1000)))
+                .transpose()?,
+        })
+    }
+}
+
 /// A channel SID argument, checked before anything is read.
 fn channel_sid_argument(channel_sid: &ID) -> Result<&str, ApiError> {
     check_sid(SidKind::Channel, channel_sid)
@@ -167,6 +226,19 @@ pub struct Query;
 
 #[Object]
 impl Query {
+    /// Before the press: open or closed, agents available and the likely wait (as `GET
+    /// /availability`).
+    async fn availability(&self, ctx: &Context<'_>) -> async_graphql::Result<QueueAvailability> {
+        let scope = scope(ctx)?;
+        let availability = ctx.data::<Availability>()?;
+        let now_ms = scope.now_ms;
+        let view = availability
+            .current(now_ms)
+            .await
+            .map_err(|e| fail(ctx, e.into()))?;
+        QueueAvailability::from_view(view).map_err(|e| fail(ctx, e))
+    }
+
     /// The caller: who the server decided they are, and their chats.
     async fn me(&self) -> Me {
         Me
