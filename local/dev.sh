@@ -118,7 +118,7 @@ service=$(grep '^TWILIO_CHAT_SERVICE_SID=' "$env_file" | tail -1 | cut -d= -f2)
 twilio_url=""
 [ "$local_twilio" = mock ] && twilio_url="http://127.0.0.1:$twilio_port"
 start gateway python3 -m flex_handoff_dev.gateway "$gateway_port" "http://127.0.0.1:$lambda_port/lambda-url" \
-  "{\"twilio\": \"$local_twilio\", \"mode\": \"${mode:-conversations}\", \"chatServiceSid\": \"$service\", \"twilioUrl\": \"$twilio_url\"}"
+  "{\"twilio\": \"$local_twilio\", \"mode\": \"${mode:-conversations}\", \"chatServiceSid\": \"$service\", \"twilioUrl\": \"$twilio_url\", \"availabilityPollSeconds\": 2}"
 wait_for_port "$gateway_port" gateway 10
 
 # EventBridge's part: the reconciler every minute, as the template's schedule runs it (answers in
@@ -143,7 +143,7 @@ curl -s -o /dev/null -X POST "$api/graphql" || true
 cat <<MSG
 
 flex-handoff is running (logs in $run_dir/):
-  demo page + API   $api/            POST /token, /channel, /graphql, /twilio/webhook
+  demo page + API   $api/            POST /token, /channel, /graphql, /twilio/webhook; GET /availability
   agent's page      $api/agent       (with the local Twilio: tasks, replies, End chat)
   functions         http://127.0.0.1:$lambda_port/lambda-url/<function>/   (cargo lambda watch)
   reconciler        every minute (local/run/reconciler.log); once more: make reconcile

@@ -1,6 +1,8 @@
 // What an agent sees of a handoff in Flex, from the local Twilio (`make dev`): each task with
 // the customer's name, the routing attributes and the bot's findings, the bot transcript as the
-// history messages put it into the chat, the live messages; Accept, Reply and End chat.
+// history messages put it into the chat, the live messages; Accept, Reply and End chat. Above
+// them the agents (TaskRouter workers), each set available or offline: what the customer's page
+// reads as "agents available".
 "use strict";
 
 const base = "/local-twilio/local";
@@ -82,9 +84,27 @@ function render(chat) {
   return item;
 }
 
+function renderWorker(worker) {
+  const next = worker.available ? "offline" : "available";
+  const toggle = el("button", { type: "button" }, worker.available ? "Go offline" : "Go available");
+  toggle.setAttribute("aria-label", `Set ${worker.name} ${next}`);
+  toggle.addEventListener("click", async () => {
+    await fetch(`${base}/workers/${encodeURIComponent(worker.name)}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ Activity: next }),
+    });
+    await refresh(true);
+  });
+  return el("li", { "data-worker": worker.name, "data-available": String(worker.available) },
+    el("span", {}, worker.name), el("span", { className: "activity" }, worker.available ? "available" : "offline"), toggle);
+}
+
 // The periodic redraw waits while the agent types a reply; an action redraws at once.
 async function refresh(now) {
   try {
+    const { workers } = await fetch(`${base}/workers`).then((r) => r.json());
+    $("workers").replaceChildren(...workers.map(renderWorker));
     const { tasks } = await fetch(`${base}/tasks`).then((r) => r.json());
     const typing = document.activeElement && document.activeElement.closest(".task form");
     if (typing && !now) return;

@@ -2,6 +2,8 @@
 // POST /token (the server decides who we are), POST /channel (open or reuse the Flex chat),
 // then the chat itself through transport.js (Twilio's SDK, or the local Twilio under make dev).
 // POST /graphql lists the customer's chats ("Your chats") and ends the open one ("End chat").
+// GET /availability says, before the press, whether the team is open, who is there and how long
+// the wait is likely to be; the page polls it (every 10 s, as the API asks).
 "use strict";
 
 const api = window.FLEX_HANDOFF_API || "";
@@ -145,6 +147,47 @@ async function graphql(token, query, variables) {
   return answer.data;
 }
 
+// "2 agents available, about 1–3 min", "No agent is available right now", "We're closed; back
+// Monday 08:00" (the team's local time, from the schedule's time zone).
+function describeAvailability(a) {
+  if (!a.open) {
+    if (a.message) return { state: "closed", text: `We're closed: ${a.message}` };
+    if (!a.nextOpenAt) return { state: "closed", text: "We're closed." };
+    const back = new Intl.DateTimeFormat("en-GB", {
+      weekday: "long", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: a.timeZone,
+    }).format(new Date(a.nextOpenAt)).replace(" at ", " ");
+    return { state: "closed", text: `We're closed; back ${back}` };
+  }
+  if (a.agentsAvailable === 0) {
+    return { state: "no-agents", text: "No agent is available right now; your chat would wait in the queue." };
+  }
+  if (a.agentsAvailable === null) return { state: "open", text: "We're open." };
+  const agents = `${a.agentsAvailable} agent${a.agentsAvailable === 1 ? "" : "s"} available`;
+  const range = a.waitEstimateSeconds;
+  if (!range) return { state: "open", text: agents };
+  const minutes = (seconds) => Math.max(1, Math.round(seconds / 60));
+  const low = minutes(range.low);
+  const high = minutes(range.high);
+  return { state: "open", text: low === high ? `${agents}, about ${high} min` : `${agents}, about ${low}–${high} min` };
+}
+
+async function showAvailability() {
+  try {
+    const token = currentToken || (await getToken()).token;
+    const response = await fetch(`${api}/availability`, { headers: { authorization: `Bearer ${token}` } });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(answer.error ? answer.error.code : `HTTP ${response.status}`);
+    const { state, text } = describeAvailability(answer);
+    $("availability").textContent = text;
+    document.body.dataset.availability = state;
+    // Closed: no press, unless the customer already has a chat open (it stays theirs).
+    $("talk-to-agent").disabled = state === "closed" && !document.body.dataset.activeChat;
+  } catch (error) {
+    $("availability").textContent = `Availability unknown (${error.message}).`;
+    document.body.dataset.availability = "unknown";
+  }
+}
+
 function when(chat) {
   const opened = new Date(chat.createdAt).toLocaleString();
   return chat.closedAt ? `${opened} – ${new Date(chat.closedAt).toLocaleTimeString()}` : `since ${opened}`;
@@ -285,6 +328,12 @@ async function send(event) {
 }
 
 $("talk-to-agent").addEventListener("click", talkToAgent);
+// Polled while the page is open: a warm function answers from its cache, Twilio is read at most
+// once per refresh interval however many customers poll.
+fetch(`${api}/config.json`).then((r) => (r.ok ? r.json() : {})).catch(() => ({})).then((config) => {
+  showAvailability();
+  setInterval(showAvailability, 1000 * (config.availabilityPollSeconds || 10));
+});
 $("end-chat").addEventListener("click", endChat);
 $("composer").addEventListener("submit", send);
 // A returning guest sees their chats at once; a stale token just leaves the list empty.

@@ -51,6 +51,7 @@ fn request(file: &str) -> lambda_http::Request {
 #[serde(rename_all = "camelCase")]
 struct Exchange {
     name: String,
+    method: String,
     path: String,
     content_type: String,
     request: String,
@@ -62,6 +63,7 @@ fn exchange(file: &str, context: &str, response: &Response<Body>) -> Exchange {
     let request = request(file);
     Exchange {
         name: format!("{file} {context}"),
+        method: request.method().as_str().to_owned(),
         path: request.uri().path().to_owned(),
         content_type: request
             .headers()

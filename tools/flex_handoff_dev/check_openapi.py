@@ -2,7 +2,7 @@
 
 Usage: python3 -m flex_handoff_dev.check_openapi openapi.yaml EXCHANGES_JSON
 
-EXCHANGES_JSON is a list of {"name", "path", "contentType", "request", "status", "response"}:
+EXCHANGES_JSON is a list of {"name", "method", "path", "contentType", "request", "status", "response"}:
 `request` is the body (JSON text, or form text), `response` the JSON text answered. A response
 must match the schema documented for its path and status. A request must match its schema
 unless it was answered 400: the spec predicts which requests are refused.
@@ -37,7 +37,7 @@ def main(spec_path, exchanges_path):
     exchanges = json.load(open(exchanges_path))
     problems = []
     for x in exchanges:
-        operation = spec["paths"][x["path"]]["post"]
+        operation = spec["paths"][x["path"]][x.get("method", "POST").lower()]
         responses = operation["responses"]
         documented = responses.get(str(x["status"]))
         if documented is None:

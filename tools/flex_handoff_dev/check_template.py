@@ -150,6 +150,14 @@ def check_schedule_and_routes(template):
     routes = resources["HttpApi"]["Properties"]["RouteSettings"]
     assert set(routes) == {"POST /twilio/webhook"}, routes
     assert set(routes["POST /twilio/webhook"]) == {"ThrottlingRateLimit", "ThrottlingBurstLimit"}
+    # GET /availability shares create-channel, which may be invoked for both of its routes.
+    paths = resources["HttpApi"]["Properties"]["DefinitionBody"]["paths"]
+    assert set(paths["/availability"]) == {"get"}, paths["/availability"]
+    assert "create-channel" in json.dumps(paths["/availability"]["get"]["x-amazon-apigateway-integration"]["uri"])
+    allowed = {json.dumps(resources[name]["Properties"]["SourceArn"]) for name in resources
+               if resources[name]["Type"] == "AWS::Lambda::Permission"
+               and resources[name]["Properties"]["FunctionName"] == {"Ref": "CreateChannelFunction"}}
+    assert any("/GET/availability" in arn for arn in allowed) and any("/POST/channel" in arn for arn in allowed), allowed
     for alarm in ("RepairsAlarm", "ServerErrorsAlarm"):
         assert resources[alarm]["Type"] == "AWS::CloudWatch::Alarm", alarm
 

@@ -68,6 +68,8 @@ class StatefulTwilio(Hooks):
         self.faults = {}  # identity -> [Fault]
         self.kill = {}  # identity -> callable that kills the instance serving it
         self.lock = threading.Lock()
+        # TaskRouter statistics reads by endpoint (the availability scenario's measure).
+        self.statistics_reads = {"RealTimeStatistics": 0, "CumulativeStatistics": 0}
 
     def url(self):
         return self.server.url()
@@ -119,6 +121,10 @@ class StatefulTwilio(Hooks):
         return True
 
     def after(self, handler, method, path, form, status, body):
+        endpoint = path.rsplit("/", 1)[-1]
+        if endpoint in self.statistics_reads:
+            with self.lock:
+                self.statistics_reads[endpoint] += 1
         if handler.fault == "lose answer":
             # Performed, and the connection drops before the answer: what a network failure
             # after Twilio did the work looks like to the caller.

@@ -1,7 +1,8 @@
 """What API Gateway puts in front of the functions, for `make dev` (Twilio's part is local_twilio).
 
   python3 -m flex_handoff_dev.gateway PORT FUNCTIONS_URL [CONFIG_JSON]
-      API Gateway's part: POST /token, /channel, /graphql and /twilio/webhook go to the functions under
+      API Gateway's part: POST /token, /channel, /graphql and /twilio/webhook and GET /availability
+      go to the functions under
       `cargo lambda watch` (FUNCTIONS_URL, e.g. http://127.0.0.1:9000/lambda-url), and the demo
       page is served from the same origin (no CORS needed locally). With the local Twilio
       (CONFIG_JSON's twilioUrl), /local-twilio/... reaches it from the same origin: the customer
@@ -62,6 +63,8 @@ def gateway(port, functions_url):
         "/twilio/webhook": f"{functions_url}/flex-webhook/",
         "/graphql": f"{functions_url}/chat-graphql/",
     }
+    # create-channel serves GET /availability too: it tells its two routes apart by the path.
+    get_routes = {"/availability": f"{functions_url}/create-channel/availability"}
 
     local_twilio = CONFIG.pop("twilioUrl", None) or None
 
@@ -79,6 +82,8 @@ def gateway(port, functions_url):
             if self.to_local_twilio():
                 return
             path = urllib.parse.urlsplit(self.path).path
+            if path in get_routes:
+                return forward(self, get_routes[path], None)
             if path == "/config.json":
                 return self.page(200, "application/json", json.dumps(CONFIG).encode())
             if path not in STATIC:

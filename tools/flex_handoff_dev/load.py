@@ -15,6 +15,9 @@ Scenarios:
                    Twilio 429/5xx/slower than the deadline, DynamoDB throttling and failing after
                    the claim and after Twilio opened the chat, Secrets Manager down at cold start:
                    nothing lost, nothing duplicated, the next press works (faults)
+  availability     C customers polling GET /availability every 10 s for D s across 8 instances:
+                   every answer 200 with the queue's figures, and at most one RealTimeStatistics
+                   read per refresh interval (one CumulativeStatistics a minute) over all instances
   liveness         a chat whose end never reached us (webhook lost or 5xx, endChat failing in
                    DynamoDB, timers, no press at all, 5 webhooks, an Interaction refused until
                    fixed): the next press gets exactly one live chat (faults.liveness_run)
@@ -49,7 +52,10 @@ SIZES = {
     "close_chats": 20,
     "close_duplicates": 10,
     "webhook_instances": 4,
+    "pollers": 200 if QUICK else 1000,
+    "poll_seconds": 20 if QUICK else 60,
 }
+POLL_INTERVAL_S = 10
 
 
 class BusyCpu:
@@ -160,6 +166,54 @@ def duplicate_close(env, twilio, records):
     return {"webhooks": c * d, "chats": c, "instances": w, "closed_once": c, "non_2xx": 0, "reopened": reopened}
 
 
+def availability_polling(env, twilio):
+    """C customers each polling every 10 s, spread evenly, for D s; each of k instances answers its
+    share one at a time, as a Lambda instance does."""
+    c, d, k = SIZES["pollers"], SIZES["poll_seconds"], SIZES["instances"]
+    refresh_s = int(env.get("AVAILABILITY_REFRESH_SECONDS", "10"))
+    log(f"availability: {c} customers polling every {POLL_INTERVAL_S} s for {d} s across {k} instances...")
+    instances = start_instances("create-channel", env, k)
+    polls = [guest_event("availability-guest.json", f"guest-poll-{i}") for i in range(c)]
+    # Warm every instance first: cold starts are measured elsewhere.
+    for instance in instances:
+        instance.invoke(polls[0])
+    with twilio.lock:
+        twilio.statistics_reads = {name: 0 for name in twilio.statistics_reads}
+    step = POLL_INTERVAL_S / c
+    total = int(d / step)
+    started = time.monotonic() + 0.5
+
+    def worker(w):
+        answers = []
+        for j in range(w, total, k):
+            due = started + j * step
+            time.sleep(max(0.0, due - time.monotonic()))
+            status, body, ms = instances[w].invoke(polls[j % c])
+            answers.append((status, body, ms, time.monotonic() - due))
+        return answers
+
+    cpu_before = sum(i.cpu_ms() for i in instances)
+    with concurrent.futures.ThreadPoolExecutor(k) as pool:
+        answers = [a for part in pool.map(worker, range(k)) for a in part]
+    wall = time.monotonic() - started
+    cpu = sum(i.cpu_ms() for i in instances) - cpu_before
+    for instance in instances:
+        instance.stop()
+    reads = dict(twilio.statistics_reads)
+    bad = [(status, body) for status, body, _, _ in answers if status != 200 or body.get("agentsAvailable") is None]
+    assert not bad, f"{len(bad)} polls failed: {bad[:2]}"
+    # One refresh per interval at most: the first read, then one each time the stored one ages out.
+    allowed = int(wall // refresh_s) + 1
+    assert 1 <= reads["RealTimeStatistics"] <= allowed, f"{reads} in {wall:.0f} s, at most {allowed} allowed"
+    assert reads["CumulativeStatistics"] <= int(wall // 60) + 1, reads
+    latencies = [ms for _, _, ms, _ in answers]
+    return {"customers": c, "seconds": d, "instances": k, "polls": len(answers), "rate": len(answers) / wall,
+            "realtime_reads": reads["RealTimeStatistics"], "cumulative_reads": reads["CumulativeStatistics"],
+            "allowed": allowed, "refresh_s": refresh_s, "p50": statistics.median(latencies),
+            "p99": percentile(latencies, 99), "late_p99": percentile([late for *_, late in answers], 99) * 1000,
+            "cpu_per_poll": cpu / len(answers)}
+
+
 def report(figures):
     lines = [f"## Load ({'quick' if QUICK else 'full'} sizes, `make load`)", "",
              f"Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: release binaries as separate processes, each under",
@@ -178,6 +232,11 @@ def report(figures):
     c = figures["duplicate close"]
     lines.append(f"| duplicate close | {c['webhooks']} webhooks for {c['chats']} chats, {c['instances']} instances | each closed once, "
                  f"0 non-2xx, {c['reopened']} next presses opened new chats | | | | |")
+    a = figures["availability"]
+    lines.append(f"| availability polling | {a['customers']} customers every {POLL_INTERVAL_S} s for {a['seconds']} s, {a['instances']} instances | "
+                 f"{a['polls']} answers 200; Twilio read {a['realtime_reads']} RealTimeStatistics (at most {a['allowed']}: one per "
+                 f"{a['refresh_s']} s) and {a['cumulative_reads']} CumulativeStatistics | {a['rate']:.0f}/s | {a['p50']:.1f} | "
+                 f"{a['p99']:.1f} | {a['cpu_per_poll']:.2f} ms |")
     lines += lines_note
     lines += ["", f"### Faults ({len(figures['faults'])} cases, every one asserted)", "",
               "Each case is one customer's press on a fresh instance while one thing fails, then two presses",
@@ -219,11 +278,15 @@ def main():
         host = twilio.url()
         function_env = {**env, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "load", "AWS_SECRET_ACCESS_KEY": "load",
                         "AWS_ENDPOINT_URL_DYNAMODB": moto_url, "CHANNELS_TABLE": table,
-                        "TWILIO_FLEX_API_URL": host, "TWILIO_CHAT_API_URL": host, "TWILIO_CONVERSATIONS_API_URL": host}
+                        "TWILIO_FLEX_API_URL": host, "TWILIO_CHAT_API_URL": host, "TWILIO_CONVERSATIONS_API_URL": host,
+                        "TWILIO_TASKROUTER_API_URL": host,
+                        # AWS's defaults, not make dev's quick ones: the interval the limit is about.
+                        "AVAILABILITY_REFRESH_SECONDS": "10", "AVAILABILITY_INSTANCE_CACHE_SECONDS": "5"}
         scenarios = {
             "many customers": lambda: many_customers(function_env, twilio, records),
             "double click": lambda: double_click(function_env, twilio),
             "duplicate close": lambda: duplicate_close(function_env, twilio, records),
+            "availability": lambda: availability_polling(function_env, twilio),
             "faults": lambda: faults.run(function_env, moto_url, records, Instance),
             "liveness": lambda: faults.liveness_run(function_env, moto_url, records, Instance),
             "secrets manager down": lambda: faults.secrets_manager_down(function_env, Instance, moto_url),

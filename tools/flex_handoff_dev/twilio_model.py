@@ -9,8 +9,14 @@ names, messages, webhooks, Interactions and their TaskRouter tasks. When the age
 the webhooks registered on it are called as Twilio calls them, form-encoded and signed with the
 auth token over the registered URL (`X-Twilio-Signature`, by Twilio's own library).
 
+TaskRouter's statistics of the one queue (`QUEUE_SID`) are computed from the model's own tasks
+and workers: `RealTimeStatistics` (available workers, tasks by status, the longest wait) and
+`CumulativeStatistics` (tasks accepted within `Minutes`, and their wait until accepted).
+
 The agent's side, under /local/ (not Twilio's API):
   GET  /local/tasks                      every chat with its task, context and messages
+  GET  /local/workers                    the agents and whether each is available
+  POST /local/workers/{name}             Activity=available|offline: an agent's status
   POST /local/chats/{sid}/accept         the agent accepts the task
   POST /local/chats/{sid}/messages       Body=...: the agent replies
   POST /local/chats/{sid}/end            the agent ends the chat, as Flex does in its mode
@@ -35,6 +41,10 @@ from flex_handoff_dev.servers import Handler, Server, log, serve
 
 # Twilio keeps at most five scoped webhooks on a conversation (error 50361 past that).
 MAX_CONVERSATION_WEBHOOKS = 5
+# The one TaskQueue chats are routed to (local/dev.env's TWILIO_TASK_QUEUE_SID).
+QUEUE_SID = "WQ88888888888888888888888888888888"
+# The agents a stock local stack starts with, both available.
+AGENTS = ("Alex", "Sam")
 
 
 def new_sid(prefix):
@@ -48,10 +58,12 @@ def now_iso():
 class TwilioModel:
     """The state, and each request's effect on it. Thread-safe; `perform` answers (status, body)."""
 
-    def __init__(self):
+    def __init__(self, clock=time.time):
         self.lock = threading.Lock()
         self.chats = {}  # sid -> chat
         self.by_name = {}  # conversation unique name -> sid
+        self.clock = clock
+        self.workers = {name: {"sid": new_sid("WK"), "available": True} for name in AGENTS}
 
     # --- what the functions call ---------------------------------------------------------------
 
@@ -63,6 +75,14 @@ class TwilioModel:
             return self.write(path, parts, form)
 
     def read(self, path, parts, query):
+        if len(parts) == 6 and parts[1] == "Workspaces" and parts[3] == "TaskQueues":
+            if parts[4] != QUEUE_SID:
+                return not_found()
+            if parts[5] == "RealTimeStatistics":
+                return 200, self.realtime_statistics(parts[2])
+            if parts[5] == "CumulativeStatistics":
+                return 200, self.cumulative_statistics(parts[2], int(query.get("Minutes") or 15))
+            return not_found()
         if parts[1:2] == ["Interactions"] and len(parts) == 5:
             found = self.chat_of_interaction_channel(parts[4])
             if found is None:
@@ -159,7 +179,7 @@ class TwilioModel:
             routing = json.loads(form["Routing"])["properties"]
             chat["customer"] = routing["attributes"].get("customerName", chat["customer"])
             interaction, channel = new_sid("KD"), new_sid("UO")
-            chat["task"] = {"sid": new_sid("WT"), "status": "pending",
+            chat["task"] = {"sid": new_sid("WT"), "status": "pending", "created_at": self.clock(),
                             "attributes": {**routing["attributes"], "conversationSid": sid,
                                            "flexInteractionSid": interaction, "flexInteractionChannelSid": channel}}
             return 201, {"sid": interaction, "channel": {"type": "web", "sid": channel}}
@@ -217,7 +237,8 @@ class TwilioModel:
                            "unique_name": None, "attributes": {}, "accepted": False,
                            # Flex's own orchestration makes the task in these two modes.
                            "task": None if mode == "interactions" else
-                           {"sid": new_sid("WT"), "status": "pending", "attributes": {"pre_engagement_data": attributes}}}
+                           {"sid": new_sid("WT"), "status": "pending", "created_at": self.clock(),
+                            "attributes": {"pre_engagement_data": attributes}}}
         return sid
 
     def add_message(self, chat, author, body, attributes):
@@ -239,8 +260,45 @@ class TwilioModel:
         with self.lock:
             chat = self.chats[sid]
             chat["accepted"] = True
-            if chat["task"]:
+            if chat["task"] and chat["task"]["status"] == "pending":
                 chat["task"]["status"] = "assigned"
+                chat["task"]["accepted_at"] = self.clock()
+
+    def set_activity(self, name, available):
+        with self.lock:
+            self.workers.setdefault(name, {"sid": new_sid("WK"), "available": False})["available"] = available
+
+    def worker_list(self):
+        with self.lock:
+            return [{"name": name, **worker} for name, worker in self.workers.items()]
+
+    # --- TaskRouter's statistics of the queue --------------------------------------------------
+
+    def queue_tasks(self):
+        return [chat["task"] for chat in self.chats.values() if chat.get("task")]
+
+    def realtime_statistics(self, workspace):
+        tasks = self.queue_tasks()
+        by_status = {}
+        for task in tasks:
+            by_status[task["status"]] = by_status.get(task["status"], 0) + 1
+        waiting = [task["created_at"] for task in tasks if task["status"] in ("pending", "reserved")]
+        return {"account_sid": None, "workspace_sid": workspace, "task_queue_sid": QUEUE_SID,
+                "total_available_workers": sum(1 for worker in self.workers.values() if worker["available"]),
+                "total_eligible_workers": len(self.workers),
+                "tasks_by_status": by_status, "total_tasks": len(tasks),
+                "longest_task_waiting_age": int(self.clock() - min(waiting)) if waiting else 0}
+
+    def cumulative_statistics(self, workspace, minutes):
+        since = self.clock() - minutes * 60
+        accepted = [task for task in self.queue_tasks() if task.get("accepted_at", 0) >= since]
+        waits = [int(task["accepted_at"] - task["created_at"]) for task in accepted]
+        return {"account_sid": None, "workspace_sid": workspace, "task_queue_sid": QUEUE_SID,
+                "reservations_created": len(accepted), "reservations_accepted": len(accepted),
+                "tasks_entered": sum(1 for task in self.queue_tasks() if task["created_at"] >= since),
+                "wait_duration_until_accepted": {"avg": sum(waits) // len(waits) if waits else 0,
+                                                 "min": min(waits, default=0), "max": max(waits, default=0),
+                                                 "total": sum(waits)}}
 
     def agent_message(self, sid, body):
         with self.lock:
@@ -402,12 +460,22 @@ class TwilioServer:
                 path, query, _ = self.request_parts()
                 if path == "/local/tasks":
                     return self.reply_json(200, {"tasks": model.tasks()})
+                if path == "/local/workers":
+                    return self.reply_json(200, {"workers": model.worker_list()})
                 self.twilio("GET", path, query, [])
 
             def do_POST(self):
                 path, query, pairs = self.request_parts()
                 if path.startswith("/local/chats/"):
                     return self.agent(path, dict(pairs))
+                if path.startswith("/local/workers/"):
+                    activity = dict(pairs).get("Activity")
+                    if activity not in ("available", "offline"):
+                        return self.reply_json(400, {"error": {"code": "invalid_activity",
+                                                               "message": "Activity is available or offline"}})
+                    name = urllib.parse.unquote(path.rsplit("/", 1)[1])
+                    model.set_activity(name, activity == "available")
+                    return self.reply_json(200, {"workers": model.worker_list()})
                 self.twilio("POST", path, query, pairs)
 
             def agent(self, path, form):

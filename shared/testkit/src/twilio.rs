@@ -173,6 +173,26 @@ impl TwilioStandIns {
             .with_priority(10)
             .mount(&self.conversations)
             .await;
+        // A queue with two agents available, one task waiting and a 40 s recent wait.
+        Mock::given(method("GET"))
+            .and(path_regex("/RealTimeStatistics$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "total_available_workers": 2,
+                "tasks_by_status": {"pending": 1, "reserved": 0, "assigned": 3},
+                "longest_task_waiting_age": 25,
+            })))
+            .with_priority(10)
+            .mount(&self.taskrouter)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("/CumulativeStatistics$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "reservations_accepted": 12,
+                "wait_duration_until_accepted": {"avg": 40, "min": 5, "max": 180, "total": 480},
+            })))
+            .with_priority(10)
+            .mount(&self.taskrouter)
+            .await;
         Mock::given(method("GET"))
             .and(path_regex("/Tasks$"))
             .respond_with(
