@@ -8,7 +8,8 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
 /// Text of up to `max` characters from any script, quotes and backslashes included (JSON
-/// escapes those), without control characters (which the context refuses).
+/// escapes those), without control or bidirectional control characters (which the context
+/// refuses: a generator that made them would spend its time on rejected cases).
 fn text(max: usize) -> impl Strategy<Value = String> {
     proptest::collection::vec(
         prop_oneof![
@@ -16,7 +17,7 @@ fn text(max: usize) -> impl Strategy<Value = String> {
             Just('\\'),
             Just('é'),
             Just('😀'),
-            Just('\u{2028}'),
+            Just('\u{200f}'),
             proptest::char::range('a', 'z'),
             proptest::char::range('\u{4e00}', '\u{4eff}'),
         ],
