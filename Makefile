@@ -26,7 +26,7 @@ test: $(TOOLS_STAMP)
 	cargo fmt --all -- --check
 	ruff check tools
 	python3 -m pytest -q tools
-	cargo clippy --workspace --all-targets --locked -- -D warnings
+	cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 	bash tools/deny.sh
 	@if [ -n "$${RUSTSEC_SNAPSHOT:-}" ]; then bash tools/deny.sh --prove-offline; fi
 	cargo test --workspace --locked
@@ -37,6 +37,8 @@ test: $(TOOLS_STAMP)
 	sam validate --lint --template template.yaml
 	python3 -m flex_handoff_dev.check_template template.yaml
 	@test -x /usr/bin/chromium || { echo "the browser test needs Debian's chromium: apt-get install chromium"; exit 1; }
+	# The operators' command, which the browser test runs as the README says.
+	cargo build --locked -p flex-handoff --features schedule-cli --bin flex-schedule
 	node --test local/e2e/
 	cargo build --release --locked -p create-channel -p flex-webhook -p chat-graphql -p reconcile-chats
 	python3 -m flex_handoff_dev.load --quick

@@ -228,3 +228,62 @@ for (const mode of ["conversations", "interactions", "chat"]) {
     }
   });
 }
+
+/** `flex-schedule`, as the README tells operators to run it, against the stack's table. */
+function flexSchedule(stack, args, input) {
+  const table = readFileSync(path.join(root, "local/dev.env"), "utf8").match(/^CHANNELS_TABLE=(.*)$/m)[1];
+  const target = process.env.CARGO_TARGET_DIR || path.join(root, "target");
+  return execFileSync(path.join(target, "debug/flex-schedule"), [...args, "--queue", QUEUE, "--table", table], {
+    input,
+    env: {
+      ...process.env, AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${stack.ports.DEV_DYNAMODB_PORT}`,
+      AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local",
+    },
+  }).toString();
+}
+const QUEUE = readFileSync(path.join(root, "local/dev.env"), "utf8").match(/^TWILIO_TASK_QUEUE_SID=(.*)$/m)[1];
+
+test("before the press the page shows agents available, no agent, and closed with when it opens", async () => {
+  const customer = await browser.newPage();
+  const agent = await browser.newPage();
+  await customer.goto(`${shared.url}/`);
+  await agent.goto(`${shared.url}/agent`);
+  const banner = customer.locator("#availability");
+  // Open: both agents of the local Twilio are available (TaskRouter's statistics, through Prism).
+  await customer.waitForSelector('body[data-availability="open"]');
+  assert.match(await banner.textContent(), /^2 agents available/);
+  assert.equal(await customer.getByRole("button", { name: "Talk to agent" }).isDisabled(), false);
+
+  // No agent: both go offline on the agent page; the customer's page follows within its polls.
+  for (const name of ["Alex", "Sam"]) {
+    await agent.getByRole("button", { name: `Set ${name} offline` }).click();
+    await agent.waitForSelector(`li[data-worker="${name}"][data-available="false"]`);
+  }
+  await customer.waitForSelector('body[data-availability="no-agents"]', { timeout: 20000 });
+  assert.match(await banner.textContent(), /No agent is available right now/);
+  await customer.screenshot({ path: path.join(artifacts, "availability-no-agent.png"), fullPage: true });
+  for (const name of ["Alex", "Sam"]) {
+    await agent.getByRole("button", { name: `Set ${name} available` }).click();
+  }
+  await customer.waitForSelector('body[data-availability="open"]', { timeout: 20000 });
+
+  // Closed: the only opening is 08:00-09:00 (UTC) three days ahead.
+  const day = new Date(Date.now() + 3 * 86400 * 1000);
+  const weekday = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"][day.getUTCDay()];
+  const longName = day.toLocaleDateString("en-GB", { weekday: "long", timeZone: "UTC" });
+  const said = flexSchedule(shared, ["set", "-"], JSON.stringify({ timeZone: "UTC", weekly: { [weekday]: ["08:00-09:00"] } }));
+  assert.match(said, /stored the schedule/);
+  await customer.waitForSelector('body[data-availability="closed"]', { timeout: 20000 });
+  assert.equal(await banner.textContent(), `We're closed; back ${longName} 08:00`);
+  assert.equal(await customer.getByRole("button", { name: "Talk to agent" }).isDisabled(), true);
+  await customer.screenshot({ path: path.join(artifacts, "availability-closed.png"), fullPage: true });
+
+  // The operators' switch, with its message; then the schedule removed: open again.
+  flexSchedule(shared, ["close", "--message", "Back after the team event"]);
+  await customer.waitForFunction(() => /Back after the team event/.test(document.getElementById("availability").textContent),
+    null, { timeout: 20000 });
+  flexSchedule(shared, ["delete"]);
+  await customer.waitForSelector('body[data-availability="open"]', { timeout: 20000 });
+  await customer.close();
+  await agent.close();
+});
