@@ -3,7 +3,9 @@
 // shown is the one DynamoDB records for the identity shown; reload, press again: reused. And in
 // each Flex mode the whole handoff with the agent's page beside the customer's: the task with
 // the bot's context, messages both ways, the agent ending the chat, the record closed, a new chat,
-// "Your chats" listing both from POST /graphql, and the customer ending the new one.
+// "Your chats" listing both from POST /graphql, and the customer ending the new one. Before the
+// press, GET /availability's banner: agents available with the wait, no agent (the agent page
+// sets both offline), and closed with the next opening (set with the real flex-schedule command).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -252,6 +254,19 @@ test("before the press the page shows agents available, no agent, and closed wit
   // Open: both agents of the local Twilio are available (TaskRouter's statistics, through Prism).
   await customer.waitForSelector('body[data-availability="open"]');
   assert.match(await banner.textContent(), /^2 agents available/);
+  // Three more customers' chats, accepted at once: enough recent samples for an estimate (the
+  // cumulative window is read again on every sixth refresh, 12 s locally).
+  for (let i = 0; i < 3; i++) {
+    const { token } = await (await fetch(`${shared.url}/token`, { method: "POST" })).json();
+    const opened = await (await fetch(`${shared.url}/channel`, {
+      method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "{}",
+    })).json();
+    assert.match(opened.channelSid, /^CH/, JSON.stringify(opened));
+    await fetch(`${shared.url}/local-twilio/local/chats/${opened.channelSid}/accept`, { method: "POST" });
+  }
+  await customer.waitForFunction(() => /^2 agents available, about 1 min$/.test(document.getElementById("availability").textContent),
+    null, { timeout: 30000 });
+  await customer.screenshot({ path: path.join(artifacts, "availability-open.png"), fullPage: true });
   assert.equal(await customer.getByRole("button", { name: "Talk to agent" }).isDisabled(), false);
 
   // No agent: both go offline on the agent page; the customer's page follows within its polls.

@@ -28,7 +28,11 @@ fn client() -> reqwest::Client {
 
 async fn local_post(url: &str, form: &[(&str, &str)]) {
     let response = client().post(url).form(form).send().await.unwrap();
-    assert!(response.status().is_success(), "{url}: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
 }
 
 async fn call(state: &ChannelState, event: EventBuilder) -> (u16, Value) {
@@ -99,14 +103,20 @@ async fn the_local_stack_answers_open_closed_and_no_agent_from_its_tasks_and_wor
     assert_eq!(body["queueLength"], 3, "{body}");
     // Agents accept all three: the window now holds enough samples for a range.
     for sid in &sids {
-        local_post(&format!("{}/local/chats/{sid}/accept", twilio.endpoint), &[]).await;
+        local_post(
+            &format!("{}/local/chats/{sid}/accept", twilio.endpoint),
+            &[],
+        )
+        .await;
     }
     // The cumulative window is read again once its minute is up.
     let minute_later = flex_handoff::clock::unix_now_millis() + 61_000;
     let view = state.availability.current(minute_later).await.unwrap();
     assert_eq!(view.queue_length, Some(0), "{view:?}");
     assert_eq!(view.agents_available, Some(2), "{view:?}");
-    let range = view.wait_estimate_seconds.expect("three accepted tasks are enough");
+    let range = view
+        .wait_estimate_seconds
+        .expect("three accepted tasks are enough");
     assert!(range.low < range.high, "{view:?}");
 
     // No agent: both go offline on the agent page.
@@ -118,7 +128,11 @@ async fn the_local_stack_answers_open_closed_and_no_agent_from_its_tasks_and_wor
         .await;
     }
     // (The statistics stored a minute ahead: this instance goes on on that clock.)
-    let view = state.availability.current(minute_later + 2_100).await.unwrap();
+    let view = state
+        .availability
+        .current(minute_later + 2_100)
+        .await
+        .unwrap();
     assert!(view.open, "{view:?}");
     assert_eq!(view.agents_available, Some(0), "{view:?}");
     assert_eq!(view.wait_estimate_seconds, None, "{view:?}");
@@ -134,7 +148,13 @@ async fn the_local_stack_answers_open_closed_and_no_agent_from_its_tasks_and_wor
     flex_schedule(
         &moto,
         &table,
-        &["close", "--queue", QUEUE, "--message", "Back after the team event"],
+        &[
+            "close",
+            "--queue",
+            QUEUE,
+            "--message",
+            "Back after the team event",
+        ],
         "",
     )
     .await;
@@ -142,7 +162,11 @@ async fn the_local_stack_answers_open_closed_and_no_agent_from_its_tasks_and_wor
     assert_eq!(body["open"], false, "{body}");
     assert_eq!(body["closedReason"], "closed_now", "{body}");
     assert_eq!(body["message"], "Back after the team event", "{body}");
-    assert_eq!(body["agentsAvailable"], Value::Null, "not read at night: {body}");
+    assert_eq!(
+        body["agentsAvailable"],
+        Value::Null,
+        "not read at night: {body}"
+    );
     let (status, refused) = call(&state, press(&token("e"))).await;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["error"]["code"], "outside_hours", "{refused}");
@@ -179,7 +203,11 @@ async fn outside_hours_new_chats_get_409_with_the_next_opening_unless_the_schedu
     }
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "outside_hours");
-    let next: jiff::Timestamp = body["error"]["nextOpenAt"].as_str().unwrap().parse().unwrap();
+    let next: jiff::Timestamp = body["error"]["nextOpenAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let local = next.to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap());
     assert_eq!(
         (local.weekday(), local.hour(), local.minute()),
@@ -204,14 +232,22 @@ async fn malformed_schedules_and_unknown_queues_are_refused_and_nothing_is_writt
     let table = moto.create_channels_table();
     let store = ScheduleStore::new(moto.dynamodb(), &table);
     for (args, document, says) in [
-        (vec!["set", "--queue", QUEUE, "-"], r#"{"timeZone":"Berlin"}"#, "timeZone"),
+        (
+            vec!["set", "--queue", QUEUE, "-"],
+            r#"{"timeZone":"Berlin"}"#,
+            "timeZone",
+        ),
         (
             vec!["set", "--queue", QUEUE, "-"],
             r#"{"timeZone":"UTC","weekly":{"mon":["09:00-08:00"]}}"#,
             "weekly.mon",
         ),
         (vec!["set", "--queue", QUEUE, "-"], "not json", "invalid"),
-        (vec!["set", "--queue", "billing", "-"], r#"{"timeZone":"UTC"}"#, "unknown queue"),
+        (
+            vec!["set", "--queue", "billing", "-"],
+            r#"{"timeZone":"UTC"}"#,
+            "unknown queue",
+        ),
         (vec!["close", "--queue", QUEUE], "", "--message"),
         (vec!["open", "--queue", QUEUE], "", "no schedule is stored"),
         (vec!["set", "--queue", QUEUE], "", "one command"),
@@ -239,15 +275,24 @@ async fn malformed_schedules_and_unknown_queues_are_refused_and_nothing_is_writt
     moto.dynamodb()
         .put_item()
         .table_name(&table)
-        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("schedule#{QUEUE}")))
-        .item("schedule", aws_sdk_dynamodb::types::AttributeValue::S("{\"timeZone\":1}".into()))
+        .item(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("schedule#{QUEUE}")),
+        )
+        .item(
+            "schedule",
+            aws_sdk_dynamodb::types::AttributeValue::S("{\"timeZone\":1}".into()),
+        )
         .send()
         .await
         .unwrap();
     let availability = availability_against(&moto, &table, "http://127.0.0.1:9", 10);
     let error = availability.current(1_000).await.unwrap_err();
     let api: flex_handoff::ApiError = error.into();
-    assert_eq!((api.status().as_u16(), api.code()), (503, "schedule_invalid"));
+    assert_eq!(
+        (api.status().as_u16(), api.code()),
+        (503, "schedule_invalid")
+    );
 }
 
 fn availability_against(
@@ -387,5 +432,8 @@ async fn a_failing_twilio_is_read_once_per_interval_and_old_statistics_are_answe
     let empty_table = moto.create_channels_table();
     let cold = availability_against(&moto, &empty_table, &failing.uri(), 10);
     let error: flex_handoff::ApiError = cold.current(start).await.unwrap_err().into();
-    assert_eq!((error.status().as_u16(), error.code()), (503, "upstream_unavailable"));
+    assert_eq!(
+        (error.status().as_u16(), error.code()),
+        (503, "upstream_unavailable")
+    );
 }

@@ -241,6 +241,7 @@ impl Availability {
             &self.taskrouter,
             queue,
             stored.map(|snapshot| &snapshot.stats),
+            i64::from(self.settings.refresh_seconds) * 1000,
             now_ms,
         )
         .await?;

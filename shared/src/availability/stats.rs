@@ -2,8 +2,9 @@
 //!
 //! Two reads per refresh: `RealTimeStatistics` (who is available now, how many tasks wait) and
 //! `CumulativeStatistics` over the last [`CUMULATIVE_MINUTES`] (how long tasks waited until an
-//! agent accepted them). The second moves slowly, so it is read at most every
-//! [`CUMULATIVE_REFRESH_SECONDS`] and reused in between.
+//! agent accepted them). The second moves slowly, so it is read on every
+//! [`CUMULATIVE_EVERY_REFRESHES`]th refresh (once a minute with the default 10 s interval) and
+//! reused in between.
 //!
 //! # The estimate
 //!
@@ -29,7 +30,7 @@ use crate::twilio::{TwilioClient, TwilioError};
 /// The cumulative window: recent enough to follow a shift's staffing, long enough to hold
 /// samples.
 pub const CUMULATIVE_MINUTES: u32 = 30;
-pub const CUMULATIVE_REFRESH_SECONDS: i64 = 60;
+pub const CUMULATIVE_EVERY_REFRESHES: i64 = 6;
 pub const MIN_ACCEPTED_SAMPLES: u64 = 3;
 
 /// What one refresh learned of the queue; stored as JSON in the shared item.
@@ -69,12 +70,14 @@ pub fn wait_estimate(stats: &QueueStats) -> Option<WaitRange> {
     })
 }
 
-/// Reads the real-time figures, and the cumulative ones when `previous` has none fresh enough.
+/// Reads the real-time figures, and the cumulative ones when `previous` has none read within
+/// [`CUMULATIVE_EVERY_REFRESHES`] refreshes of `refresh_ms`.
 pub async fn read(
     twilio: &TwilioClient,
     taskrouter: &str,
     queue: &TaskQueue,
     previous: Option<&QueueStats>,
+    refresh_ms: i64,
     now_ms: i64,
 ) -> Result<QueueStats, TwilioError> {
     let base = format!(
@@ -95,7 +98,7 @@ pub async fn read(
     };
     match previous {
         Some(previous)
-            if now_ms - previous.cumulative_at_ms < CUMULATIVE_REFRESH_SECONDS * 1000 =>
+            if now_ms - previous.cumulative_at_ms < CUMULATIVE_EVERY_REFRESHES * refresh_ms =>
         {
             stats.accepted_recently = previous.accepted_recently;
             stats.average_wait_seconds = previous.average_wait_seconds;
