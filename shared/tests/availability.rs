@@ -437,3 +437,52 @@ async fn a_failing_twilio_is_read_once_per_interval_and_old_statistics_are_answe
         (503, "upstream_unavailable")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graphql_answers_the_same_availability_and_prices_it() {
+    let harness = flex_handoff_testkit::graphql::GraphqlHarness::start(false).await;
+    harness.twilio.answer_normally().await;
+    let token = harness.guest_token("guest-graphql-availability");
+    let query = "{ availability { open closedReason nextOpenAt timeZone agentsAvailable queueLength waitEstimateSeconds { low high } asOf } }";
+    let (status, body) = harness
+        .ask(flex_handoff_testkit::graphql::operation(
+            &token,
+            query,
+            json!({}),
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let availability = &body["data"]["availability"];
+    // The stand-ins' queue: 2 available, 1 waiting, 40 s average over 12 accepted tasks:
+    // 40 × (1 + 1/2) = 60 s expected, 30-90 s, the high end rounded up to 2 min.
+    assert_eq!(availability["open"], true, "{body}");
+    assert_eq!(availability["agentsAvailable"], 2, "{body}");
+    assert_eq!(availability["queueLength"], 1, "{body}");
+    assert_eq!(
+        availability["waitEstimateSeconds"],
+        json!({"low": 30, "high": 120}),
+        "{body}"
+    );
+    assert!(availability["asOf"].is_string(), "{body}");
+    assert_eq!(
+        availability["timeZone"], "UTC",
+        "no schedule stored: {body}"
+    );
+
+    // Two in one request would be two refreshes: refused before anything runs.
+    let twice = "{ a: availability { open } b: availability { open } }";
+    let (status, body) = harness
+        .ask(flex_handoff_testkit::graphql::operation(
+            &token,
+            twice,
+            json!({}),
+        ))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        flex_handoff_testkit::graphql::error_codes(&body),
+        vec!["QUERY_TOO_COSTLY"]
+    );
+    let (realtime, _) = statistics_reads(&harness.twilio.taskrouter).await;
+    assert_eq!(realtime, 1, "the refused request read nothing");
+}

@@ -237,6 +237,24 @@ mod tests {
     }
 
     #[test]
+    fn availability_is_priced_as_a_refresh_so_a_request_holds_one() {
+        assert_eq!(
+            cost_of("{ availability { open agentsAvailable } me { identity } }"),
+            Ok(Cost {
+                store_reads: 4,
+                twilio_calls: 2,
+                mutation_fields: 0
+            })
+        );
+        let twice = "{ a: availability { open } b: availability { open } }";
+        assert!(
+            cost_of(twice)
+                .unwrap_err()
+                .contains("call Twilio up to 4 times")
+        );
+    }
+
+    #[test]
     fn aliases_and_fragments_count_every_time() {
         let ten: String = (0..10)
             .map(|i| format!("c{i}: chat(channelSid: \"x\") {{ status }} "))
