@@ -173,8 +173,9 @@ pub struct ChatConnection {
 
 /// Before the press: whether the team is open, who is there and roughly how long the wait is,
 /// for the queue the caller's chat would be routed to.
-#[derive(SimpleObject)]
+#[derive(SimpleObject, Serialize)]
 #[graphql(name = "Availability")]
+#[serde(rename_all = "camelCase")]
 pub struct QueueAvailability {
     pub open: bool,
     /// Why it is closed; null while open.
@@ -197,7 +198,8 @@ pub struct QueueAvailability {
 }
 
 impl QueueAvailability {
-    fn from_view(view: crate::availability::AvailabilityView) -> Result<Self, ApiError> {
+    /// The one shape of the answer: GraphQL's `availability` and `GET /availability`'s body.
+    pub fn from_view(view: crate::availability::AvailabilityView) -> Result<Self, ApiError> {
         Ok(Self {
             open: view.open,
             closed_reason: view.closed_reason,
