@@ -95,7 +95,7 @@ pub struct Availability {
     twilio: TwilioClient,
     taskrouter: String,
     cache: Mutex<InstanceCache>,
-    /// Counts this instance's statistics refreshes (read by the load suite's log check).
+    /// Counts this instance's statistics refreshes (the tests' measure of single flight).
     refreshes: std::sync::atomic::AtomicU64,
 }
 
