@@ -273,11 +273,11 @@ fn shard_name(shard: u32) -> String {
     format!("live#{shard}")
 }
 
-fn get_s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+pub(crate) fn get_s(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
     item.get(name)?.as_s().ok().cloned()
 }
 
-fn get_n(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
+pub(crate) fn get_n(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
     item.get(name)?.as_n().ok()?.parse().ok()
 }
 
@@ -315,7 +315,7 @@ fn unreadable(item: &HashMap<String, AttributeValue>, detail: String) -> StoreEr
 }
 
 /// A conditional write's result: `Ok(true)` written, `Ok(false)` its condition did not hold.
-fn conditional<T, E, R>(
+pub(crate) fn conditional<T, E, R>(
     operation: &'static str,
     result: Result<T, SdkError<E, R>>,
 ) -> Result<bool, StoreError>

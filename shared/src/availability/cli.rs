@@ -35,10 +35,16 @@ impl CliError {
     }
 }
 
+impl From<crate::store::StoreError> for CliError {
+    fn from(error: crate::store::StoreError) -> Self {
+        CliError::Failed(error.to_string())
+    }
+}
+
 impl From<PutScheduleError> for CliError {
     fn from(error: PutScheduleError) -> Self {
         match error {
-            PutScheduleError::Store(error) => CliError::Failed(error.to_string()),
+            PutScheduleError::Store(error) => error.into(),
             invalid => CliError::Usage(invalid.to_string()),
         }
     }
@@ -77,30 +83,20 @@ pub async fn run(
         .ok_or_else(|| usage("--table is required (or CHANNELS_TABLE)"))?;
     let store = ScheduleStore::new(dynamodb, &table);
     let stored = || async {
-        let json = store
-            .get(&queue)
-            .await
-            .map_err(|error| CliError::Failed(error.to_string()))?
-            .ok_or_else(|| {
-                CliError::Usage(format!(
-                    "no schedule is stored for {queue}: store one with `set` first"
-                ))
-            })?;
+        let json = store.get(&queue).await?.ok_or_else(|| {
+            CliError::Usage(format!(
+                "no schedule is stored for {queue}: store one with `set` first"
+            ))
+        })?;
         serde_json::from_str::<ScheduleDocument>(&json).map_err(|error| {
             CliError::Failed(format!("the stored schedule is unreadable: {error}"))
         })
     };
     match positional.as_slice() {
-        ["show"] => Ok(
-            match store
-                .get(&queue)
-                .await
-                .map_err(|error| CliError::Failed(error.to_string()))?
-            {
-                Some(json) => super::schedule::pretty(&json).unwrap_or(json),
-                None => format!("no schedule for {queue}: open around the clock"),
-            },
-        ),
+        ["show"] => Ok(match store.get(&queue).await? {
+            Some(json) => super::schedule::pretty(&json).unwrap_or(json),
+            None => format!("no schedule for {queue}: open around the clock"),
+        }),
         ["set", path] => {
             let text = read_file(path)
                 .map_err(|error| CliError::Usage(format!("cannot read {path}: {error}")))?;

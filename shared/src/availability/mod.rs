@@ -27,11 +27,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 pub use crate::config::AvailabilitySettings;
-use crate::store::{KEY, StoreError, store_error};
+use crate::store::{KEY, StoreError, conditional, get_n, get_s, store_error};
 use crate::twilio::{TwilioClient, TwilioError};
 pub use schedule::{ClosedReason, Hours, Schedule, ScheduleDocument, ScheduleError};
 pub use stats::{QueueStats, WaitRange};
@@ -131,10 +130,10 @@ impl Availability {
         }
         let key = schedule_key(self.queue_name());
         let item = self.get(&key).await?;
-        let schedule = match item.as_ref().and_then(|item| string(item, SCHEDULE)) {
+        let schedule = match item.as_ref().and_then(|item| get_s(item, SCHEDULE)) {
             None => Schedule::always_open(),
             Some(json) => {
-                Schedule::parse(json).map_err(|error| AvailabilityError::Schedule(error, key))?
+                Schedule::parse(&json).map_err(|error| AvailabilityError::Schedule(error, key))?
             }
         };
         let schedule = Arc::new(schedule);
@@ -203,7 +202,7 @@ impl Availability {
             stored
         } else if let Some(lock_id) = self.lock(&key, now_ms, refresh_ms).await? {
             match self
-                .refresh(queue, &key, &lock_id, stored.as_ref(), now_ms)
+                .refresh(queue, &key, &lock_id, stored.as_ref(), refresh_ms, now_ms)
                 .await
             {
                 Ok(snapshot) => Some(snapshot),
@@ -232,6 +231,7 @@ impl Availability {
         key: &str,
         lock_id: &str,
         stored: Option<&Snapshot>,
+        refresh_ms: i64,
         now_ms: i64,
     ) -> Result<Snapshot, AvailabilityError> {
         self.refreshes
@@ -241,7 +241,7 @@ impl Availability {
             &self.taskrouter,
             queue,
             stored.map(|snapshot| &snapshot.stats),
-            i64::from(self.settings.refresh_seconds) * 1000,
+            refresh_ms,
             now_ms,
         )
         .await?;
@@ -266,12 +266,9 @@ impl Availability {
             .expression_attribute_values(":id", AttributeValue::S(lock_id.to_owned()))
             .send()
             .await;
-        match stored {
-            Ok(_) => {}
-            // Our lease ran out and another caller refreshed: ours is answered, theirs kept.
-            Err(error) if is_condition_failure(&error) => {}
-            Err(error) => return Err(store_error("UpdateItem", error).into()),
-        }
+        // Not written: our lease ran out and another caller refreshed; ours is answered, theirs
+        // kept.
+        conditional("UpdateItem", stored)?;
         tracing::info!(
             queue = self.queue_name(),
             available = snapshot.stats.available_workers,
@@ -309,11 +306,7 @@ impl Availability {
             .expression_attribute_values(":stale", AttributeValue::N((now_ms - refresh_ms).to_string()))
             .send()
             .await;
-        match taken {
-            Ok(_) => Ok(Some(lock_id)),
-            Err(error) if is_condition_failure(&error) => Ok(None),
-            Err(error) => Err(store_error("UpdateItem", error)),
-        }
+        Ok(conditional("UpdateItem", taken)?.then_some(lock_id))
     }
 
     /// Nothing stored yet and another caller is making the first read: waits briefly for it.
@@ -328,16 +321,8 @@ impl Availability {
         Ok(None)
     }
 
-    async fn get(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
-        let answer = self
-            .dynamodb
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, AttributeValue::S(key.to_owned()))
-            .send()
-            .await
-            .map_err(|error| store_error("GetItem", error))?;
-        Ok(answer.item)
+    async fn get(&self, key: &str) -> Result<Option<Item>, StoreError> {
+        get_item(&self.dynamodb, &self.table, key, false).await
     }
 
     fn fresh_in_instance(&self, read_at_ms: i64, now_ms: i64) -> bool {
@@ -367,24 +352,32 @@ fn stats_key(queue: &str) -> String {
     format!("availability#{queue}")
 }
 
-fn string<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Option<&'a str> {
-    item.get(name)?.as_s().ok().map(String::as_str)
+type Item = HashMap<String, AttributeValue>;
+
+async fn get_item(
+    dynamodb: &Client,
+    table: &str,
+    key: &str,
+    consistent: bool,
+) -> Result<Option<Item>, StoreError> {
+    let answer = dynamodb
+        .get_item()
+        .table_name(table)
+        .key(KEY, AttributeValue::S(key.to_owned()))
+        .consistent_read(consistent)
+        .send()
+        .await
+        .map_err(|error| store_error("GetItem", error))?;
+    Ok(answer.item)
 }
 
 fn snapshot_in(item: &HashMap<String, AttributeValue>) -> Option<Snapshot> {
-    let stats = serde_json::from_str(string(item, STATS)?).ok()?;
-    let fetched_at_ms = item.get(FETCHED_AT)?.as_n().ok()?.parse().ok()?;
+    let stats = serde_json::from_str(&get_s(item, STATS)?).ok()?;
+    let fetched_at_ms = get_n(item, FETCHED_AT)?;
     Some(Snapshot {
         stats,
         fetched_at_ms,
     })
-}
-
-fn is_condition_failure<R>(error: &aws_sdk_dynamodb::error::SdkError<UpdateItemError, R>) -> bool {
-    matches!(
-        error.as_service_error(),
-        Some(UpdateItemError::ConditionalCheckFailedException(_))
-    )
 }
 
 /// Writes and reads a queue's schedule: the `flex-schedule` command's side.
@@ -403,20 +396,9 @@ impl ScheduleStore {
 
     /// The stored document of `queue`, if any, as JSON.
     pub async fn get(&self, queue: &str) -> Result<Option<String>, StoreError> {
-        let answer = self
-            .dynamodb
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY, AttributeValue::S(schedule_key(queue)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|error| store_error("GetItem", error))?;
-        Ok(answer
-            .item
-            .as_ref()
-            .and_then(|item| string(item, SCHEDULE))
-            .map(str::to_owned))
+        // Consistent: `close` and `open` edit what was just written.
+        let item = get_item(&self.dynamodb, &self.table, &schedule_key(queue), true).await?;
+        Ok(item.as_ref().and_then(|item| get_s(item, SCHEDULE)))
     }
 
     /// Checks `document` and stores it as `queue`'s schedule; nothing is written when it is
