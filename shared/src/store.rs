@@ -30,6 +30,8 @@ use crate::flex::{FlexMode, UnknownMode};
 
 /// Partition key attribute name; the template and tests use the same.
 pub const KEY: &str = "pk";
+/// When the agent accepted a chat (epoch seconds), on its record.
+pub const ACCEPTED_AT: &str = "acceptedAt";
 /// TTL attribute name (epoch seconds), set on closed chat records.
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
 /// The global secondary index of chat records by identity, newest first by `createdAt`;
@@ -146,6 +148,9 @@ pub struct ChatRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub closed_at: Option<i64>,
+    /// When an agent joined the chat: Flex adds them on accepting its task (flex-webhook
+    /// records it: the availability module's acceptance log).
+    pub accepted_at: Option<i64>,
     pub expires_at: Option<i64>,
     pub interaction: Option<InteractionSids>,
 }
@@ -256,7 +261,7 @@ fn active_key(identity: &str) -> AttributeValue {
     s(format!("active#{identity}"))
 }
 
-fn chat_key(channel_sid: &str) -> AttributeValue {
+pub(crate) fn chat_key(channel_sid: &str) -> AttributeValue {
     s(format!("chat#{channel_sid}"))
 }
 
@@ -555,6 +560,7 @@ impl ChannelStore {
             created_at: get_n(&item, "createdAt").unwrap_or_default(),
             updated_at: get_n(&item, "updatedAt").unwrap_or_default(),
             closed_at: get_n(&item, "closedAt"),
+            accepted_at: get_n(&item, ACCEPTED_AT),
             expires_at: get_n(&item, TTL_ATTRIBUTE),
             interaction: get_s(&item, "interactionSid").map(|interaction_sid| InteractionSids {
                 interaction_sid,

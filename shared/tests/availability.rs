@@ -319,6 +319,11 @@ fn availability_against(
 }
 
 async fn taskrouter_answering(status: u16) -> MockServer {
+    taskrouter_with_recent(status, 40, 50).await
+}
+
+/// TaskRouter with `accepted` tasks accepted in the cumulative window after `average` seconds.
+async fn taskrouter_with_recent(status: u16, accepted: u64, average: u64) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path_regex("/RealTimeStatistics$"))
@@ -332,8 +337,8 @@ async fn taskrouter_answering(status: u16) -> MockServer {
     Mock::given(method("GET"))
         .and(path_regex("/CumulativeStatistics$"))
         .respond_with(ResponseTemplate::new(status).set_body_json(json!({
-            "reservations_accepted": 40,
-            "wait_duration_until_accepted": {"avg": 50, "min": 3, "max": 300, "total": 2000},
+            "reservations_accepted": accepted,
+            "wait_duration_until_accepted": {"avg": average, "min": 0, "max": average, "total": accepted * average},
         })))
         .mount(&server)
         .await;
@@ -485,4 +490,90 @@ async fn graphql_answers_the_same_availability_and_prices_it() {
     );
     let (realtime, _) = statistics_reads(&harness.twilio.taskrouter).await;
     assert_eq!(realtime, 1, "the refused request read nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn where_twilio_s_waits_are_thin_our_recorded_acceptances_give_the_estimate() {
+    use flex_handoff::availability::acceptance::{Acceptance, AcceptanceLog};
+    use flex_handoff::availability::{WaitRange, WaitSource};
+    use flex_handoff::flex::FlexMode;
+    use flex_handoff::store::{ActiveChat, ChannelStore};
+
+    let moto = MotoServer::start();
+    // One accepted task in Twilio's window: too thin on its own.
+    let twilio = taskrouter_with_recent(200, 1, 900).await;
+    let now = flex_handoff::unix_now();
+
+    // Without records of ours the estimate stays hidden.
+    let bare = moto.create_channels_table();
+    let view = availability_against(&moto, &bare, &twilio.uri(), 10)
+        .current(now * 1000)
+        .await
+        .unwrap();
+    assert_eq!(view.agents_available, Some(4));
+    assert_eq!(view.wait_estimate_seconds, None);
+
+    // Three chats accepted after 1, 2 and 3 minutes, as flex-webhook records them.
+    let table = moto.create_channels_table();
+    let store = ChannelStore::new(moto.dynamodb(), &table, 30);
+    let log = AcceptanceLog::new(moto.dynamodb(), &table, QUEUE);
+    for (index, waited) in [60, 120, 180].into_iter().enumerate() {
+        let chat = ActiveChat {
+            identity: format!("guest-{index}"),
+            channel_sid: format!("CH{index:032}"),
+            mode: FlexMode::Conversations,
+            created_at: now - waited,
+            confirmed_at: now - waited,
+            interaction: None,
+        };
+        flex_handoff_testkit::open_chat_as(&store, &chat).await;
+        let record = store.chat(&chat.channel_sid).await.unwrap().unwrap();
+        assert_eq!(
+            log.record(&record, "alex", now).await.unwrap(),
+            Acceptance::Recorded {
+                wait_seconds: waited
+            }
+        );
+    }
+    let availability = availability_against(&moto, &table, &twilio.uri(), 10);
+    let view = availability.current(now * 1000).await.unwrap();
+    // 120 s average × (1 + 1 waiting / 4 agents) = 150 s expected: 75-225 s -> 60-240.
+    assert_eq!(
+        view.wait_estimate_seconds,
+        Some(WaitRange { low: 60, high: 240 })
+    );
+    let item = moto
+        .dynamodb()
+        .get_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("availability#{QUEUE}")),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let stored: flex_handoff::availability::QueueStats =
+        serde_json::from_str(item["stats"].as_s().unwrap()).unwrap();
+    assert_eq!(
+        (
+            stored.accepted_recently,
+            stored.average_wait_seconds,
+            stored.wait_source
+        ),
+        (3, 120, WaitSource::Records)
+    );
+    // Reused, not re-read, until the next cumulative read.
+    let again = availability_against(&moto, &table, &twilio.uri(), 10)
+        .current(now * 1000 + 11_000)
+        .await
+        .unwrap();
+    assert_eq!(again.wait_estimate_seconds, view.wait_estimate_seconds);
+    assert_eq!(
+        statistics_reads(&twilio).await,
+        (3, 2),
+        "bare, first, refresh"
+    );
 }

@@ -691,6 +691,7 @@ async fn the_customer_and_the_agent_ending_at_once_end_the_chat_once() {
             closed_retention_days: 30,
             public_url: public_url.into(),
             connection_overrides: None,
+            queue_name: "default".into(),
         },
         h.dynamodb.clone(),
     );

@@ -407,6 +407,7 @@ fn webhooks_of_any_shape_never_5xx_and_write_nothing_without_a_valid_signature()
             closed_retention_days: 30,
             public_url: PUBLIC_URL.into(),
             connection_overrides: None,
+            queue_name: "default".into(),
         },
         moto.dynamodb(),
     );

@@ -68,6 +68,23 @@ fn context_body() -> String {
     event["body"].as_str().unwrap().to_owned()
 }
 
+/// The last webhook the local Twilio sent, as Twilio signed it, through flex-webhook's handler.
+async fn deliver_last_webhook(receiver: &MockServer, state: &WebhookState) -> Value {
+    let received = receiver.received_requests().await.unwrap();
+    let hook = received.last().unwrap();
+    let event = EventBuilder::new("POST", "/twilio/webhook")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "x-twilio-signature",
+            hook.headers["x-twilio-signature"].to_str().unwrap(),
+        )
+        .body(std::str::from_utf8(&hook.body).unwrap());
+    let response = webhook_response(state, &event.request(), flex_handoff::unix_now())
+        .await
+        .unwrap();
+    serde_json::from_slice(response.body().as_ref()).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_webhook() {
     let auth_token = dev_env()["TWILIO_AUTH_TOKEN"].clone();
@@ -91,6 +108,7 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
             connection_overrides: Some(
                 flex_handoff::config::webhook::DEFAULT_CONNECTION_OVERRIDES.into(),
             ),
+            queue_name: "default".into(),
         },
         moto.dynamodb(),
     );
@@ -141,8 +159,20 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
         );
         assert_eq!(chat["messages"][0]["author"], "bot-transcript");
 
-        // The agent replies and ends the chat; the webhook reaches flex-webhook's handler.
+        // The agent accepts: Flex adds them to the chat, and flex-webhook records when.
         let agent = format!("{}/local/chats/{sid}", twilio.endpoint);
+        let (status, accepted) = post(&format!("{agent}/accept"), &[]).await;
+        assert_eq!(
+            (status, accepted["webhooks"].as_u64()),
+            (200, Some(1)),
+            "{mode}: {accepted}"
+        );
+        let joined = deliver_last_webhook(&receiver, &webhook_state).await;
+        assert_eq!(joined["result"], "accepted", "{mode}: {joined}");
+        let record = state.store.chat(&sid).await.unwrap().unwrap();
+        assert!(record.accepted_at.is_some(), "{mode}");
+
+        // The agent replies and ends the chat; the webhook reaches flex-webhook's handler.
         assert_eq!(
             post(&format!("{agent}/messages"), &[("Body", "Hi Ada")])
                 .await
@@ -155,19 +185,7 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
             (200, Some(1)),
             "{mode}: {ended}"
         );
-        let received = receiver.received_requests().await.unwrap();
-        let hook = received.last().unwrap();
-        let event = EventBuilder::new("POST", "/twilio/webhook")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header(
-                "x-twilio-signature",
-                hook.headers["x-twilio-signature"].to_str().unwrap(),
-            )
-            .body(std::str::from_utf8(&hook.body).unwrap());
-        let closed = webhook_response(&webhook_state, &event.request(), flex_handoff::unix_now())
-            .await
-            .unwrap();
-        let closed: Value = serde_json::from_slice(closed.body().as_ref()).unwrap();
+        let closed = deliver_last_webhook(&receiver, &webhook_state).await;
         assert_eq!(closed["result"], "closed", "{mode}: {closed}");
         let record = state.store.chat(&sid).await.unwrap().unwrap();
         assert_eq!(record.status, ChatStatus::Closed, "{mode}");

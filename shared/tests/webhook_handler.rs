@@ -57,6 +57,7 @@ fn webhook_settings(table: &str) -> WebhookSettings {
         connection_overrides: Some(
             flex_handoff::config::webhook::DEFAULT_CONNECTION_OVERRIDES.into(),
         ),
+        queue_name: QUEUE.into(),
     }
 }
 
@@ -416,4 +417,145 @@ async fn an_interactions_chat_ends_like_a_conversation_and_the_next_press_gets_a
         panic!("the new chat is the customer's active one");
     };
     assert_eq!(active.channel_sid, second);
+}
+
+const QUEUE: &str = "WQ88888888888888888888888888888888";
+
+fn joined<'a>(
+    event_type: &'a str,
+    sid_field: &'a str,
+    identity: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("EventType", event_type),
+        (sid_field, SID),
+        ("Identity", identity),
+        ("ParticipantSid", "MB00000000000000000000000000000001"),
+        ("AccountSid", "AC11111111111111111111111111111111"),
+    ]
+}
+
+/// The queue's recorded acceptances over the last buckets.
+async fn recent_waits(h: &Harness) -> (u64, u64) {
+    let log = flex_handoff::availability::acceptance::AcceptanceLog::new(
+        h.dynamodb.clone(),
+        &h.table,
+        QUEUE,
+    );
+    let recent = log.recent(flex_handoff::unix_now()).await.unwrap();
+    (recent.accepted, recent.total_wait_seconds)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_joining_records_the_acceptance_once_and_the_customer_joining_does_not() {
+    for (event_type, sid_field) in [
+        ("onParticipantAdded", "ConversationSid"),
+        ("onMemberAdded", "ChannelSid"),
+    ] {
+        let h = Harness::start().await;
+        h.open_chat("guest-a", SID).await;
+
+        // The customer's own participant: not an acceptance.
+        let (status, body) =
+            call(&h.state, signed(&joined(event_type, sid_field, "guest-a"))).await;
+        assert_eq!(
+            (status, body["result"].as_str()),
+            (200, Some("customer_joined"))
+        );
+        assert_eq!(
+            h.store().chat(SID).await.unwrap().unwrap().accepted_at,
+            None
+        );
+        assert_eq!(recent_waits(&h).await, (0, 0));
+
+        let (status, body) = call(&h.state, signed(&joined(event_type, sid_field, "alex"))).await;
+        assert_eq!(
+            (status, body["result"].as_str()),
+            (200, Some("accepted")),
+            "{body}"
+        );
+        let record = h.store().chat(SID).await.unwrap().unwrap();
+        let accepted_at = record.accepted_at.expect("acceptedAt recorded");
+        assert!(accepted_at >= record.created_at);
+        let (accepted, waited) = recent_waits(&h).await;
+        assert_eq!(accepted, 1);
+        assert_eq!(waited, (accepted_at - record.created_at) as u64);
+
+        // Twilio's retry, and a second agent (a transfer): the first acceptance stands.
+        for agent in ["alex", "sam"] {
+            let (_, body) = call(&h.state, signed(&joined(event_type, sid_field, agent))).await;
+            assert_eq!(body["result"], "already_accepted", "{agent}");
+        }
+        assert_eq!(recent_waits(&h).await.0, 1);
+        assert_eq!(
+            h.store().chat(SID).await.unwrap().unwrap().accepted_at,
+            Some(accepted_at)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_deliveries_of_one_join_count_one_acceptance() {
+    let h = std::sync::Arc::new(Harness::start().await);
+    h.open_chat("guest-a", SID).await;
+    let deliveries: Vec<_> = (0..16)
+        .map(|_| {
+            let h = std::sync::Arc::clone(&h);
+            tokio::spawn(async move {
+                call(
+                    &h.state,
+                    signed(&joined("onParticipantAdded", "ConversationSid", "alex")),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for delivery in deliveries {
+        let (status, body) = delivery.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        results.push(body["result"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        results.iter().filter(|r| *r == "accepted").count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r == "accepted" || r == "already_accepted")
+    );
+    assert_eq!(recent_waits(&h).await.0, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_join_after_the_chat_closed_or_for_an_unknown_chat_records_nothing() {
+    let h = Harness::start().await;
+    let event = joined("onParticipantAdded", "ConversationSid", "alex");
+    let (_, body) = call(&h.state, signed(&event)).await;
+    assert_eq!(body["result"], "unknown_channel");
+
+    h.open_chat("guest-a", SID).await;
+    let (_, body) = call(&h.state, signed(&legacy_inactive(SID))).await;
+    assert_eq!(body["result"], "closed");
+    let (status, body) = call(&h.state, signed(&event)).await;
+    assert_eq!(
+        (status, body["result"].as_str()),
+        (200, Some("already_closed"))
+    );
+    assert_eq!(
+        h.store().chat(SID).await.unwrap().unwrap().accepted_at,
+        None
+    );
+    assert_eq!(recent_waits(&h).await, (0, 0));
+
+    // An SMS participant has no identity: acknowledged, nothing read.
+    let sms = [
+        ("EventType", "onParticipantAdded"),
+        ("ConversationSid", SID),
+        ("MessagingBinding.Address", "+15550100"),
+    ];
+    let (status, body) = call(&h.state, signed(&sms)).await;
+    assert_eq!((status, body["result"].as_str()), (200, Some("ignored")));
 }

@@ -111,6 +111,7 @@ def main(path):
                 assert not on_index or (INDEX_READERS.get(function, "\0") in resource and listed == ["dynamodb:Query"]), f"{function}: {statement}"
         assert actions == expected, f"{function}: actions {sorted(actions)} != {sorted(expected)}"
     check_secret_readers(template)
+    check_queue_readers(template)
     check_token_writes_buckets_only(resources)
     check_schedule_and_routes(template)
     print(f"template checks passed: transformed template lints clean; IAM exact for {len(functions)} functions")
@@ -140,6 +141,15 @@ def check_secret_readers(template):
         assert told == {SECRET_VARS[part] for part in expected}, f"{function} is told {sorted(told)}"
         plain = {"TWILIO_AUTH_TOKEN", "TWILIO_API_KEY_SECRET", "BOT_CONTEXT_HMAC_KEY"}
         assert not plain & set(properties["Environment"]["Variables"]), f"{function}: a secret in plain text"
+
+
+def check_queue_readers(template):
+    """flex-webhook records acceptances under the queue create-channel routes to and reads."""
+    variables = {function: template["Resources"][function]["Properties"]["Environment"]["Variables"]
+                 for function in ("CreateChannelFunction", "FlexWebhookFunction")}
+    queues = {function: json.dumps(found.get("TWILIO_TASK_QUEUE_SID")) for function, found in variables.items()}
+    assert "TwilioTaskQueueSid" in queues["FlexWebhookFunction"], queues
+    assert queues["FlexWebhookFunction"] == queues["CreateChannelFunction"], queues
 
 
 def check_schedule_and_routes(template):

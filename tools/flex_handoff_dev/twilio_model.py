@@ -17,7 +17,8 @@ The agent's side, under /local/ (not Twilio's API):
   GET  /local/tasks                      every chat with its task, context and messages
   GET  /local/workers                    the agents and whether each is available
   POST /local/workers/{name}             Activity=available|offline: an agent's status
-  POST /local/chats/{sid}/accept         the agent accepts the task
+  POST /local/chats/{sid}/accept         the agent accepts the task (Worker=, default Alex): calls the
+                                         chat's webhooks for the agent joining
   POST /local/chats/{sid}/messages       Body=...: the agent replies
   POST /local/chats/{sid}/end            the agent ends the chat, as Flex does in its mode
 
@@ -256,13 +257,27 @@ class TwilioModel:
                      "task": chat["task"], "conversationAttributes": chat["attributes"], "messages": chat["messages"]}
                     for sid, chat in self.chats.items()]
 
-    def accept(self, sid):
+    def accept(self, sid, worker="Alex"):
+        """The agent accepts the chat's task: Flex adds them to the chat (`onParticipantAdded`,
+        a legacy channel's `onMemberAdded`). Answers the webhook calls to make: [(url, params)]."""
         with self.lock:
             chat = self.chats[sid]
+            if chat["accepted"]:
+                return []
             chat["accepted"] = True
             if chat["task"] and chat["task"]["status"] == "pending":
                 chat["task"]["status"] = "assigned"
                 chat["task"]["accepted_at"] = self.clock()
+            identity = f"agent_{worker.lower()}"
+            if chat["api"] == "conversations":
+                event = "onParticipantAdded"
+                params = {"EventType": event, "ConversationSid": sid, "ParticipantSid": new_sid("MB"),
+                          "Identity": identity, "Source": "API"}
+            else:
+                event = "onMemberAdded"
+                params = {"EventType": event, "ChannelSid": sid, "MemberSid": new_sid("MB"),
+                          "Identity": identity, "Source": "API"}
+            return [(hook["url"], params) for hook in chat["webhooks"] if not hook["filters"] or event in hook["filters"]]
 
     def set_activity(self, name, available):
         with self.lock:
@@ -483,8 +498,9 @@ class TwilioServer:
                 if sid not in model.chats:
                     return self.reply_json(404, {"error": {"code": "not_found", "message": f"no chat {sid}"}})
                 if action == "accept":
-                    model.accept(sid)
-                    return self.reply_json(200, {"accepted": sid})
+                    calls = model.accept(sid, form.get("Worker") or "Alex")
+                    outer.call_webhooks(calls)
+                    return self.reply_json(200, {"accepted": sid, "webhooks": len(calls)})
                 if action == "messages":
                     return self.reply_json(201, model.agent_message(sid, form.get("Body", "")))
                 if action == "end":

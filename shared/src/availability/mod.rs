@@ -18,6 +18,7 @@
 //! A refresh that fails holds the lock for a whole interval, so Twilio being down costs one call
 //! per interval, not one per caller.
 
+pub mod acceptance;
 pub mod cli;
 pub mod schedule;
 pub mod stats;
@@ -32,8 +33,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 pub use crate::config::AvailabilitySettings;
 use crate::store::{KEY, StoreError, conditional, get_n, get_s, store_error};
 use crate::twilio::{TwilioClient, TwilioError};
+use acceptance::AcceptanceLog;
 pub use schedule::{ClosedReason, Hours, Schedule, ScheduleDocument, ScheduleError};
-pub use stats::{QueueStats, WaitRange};
+pub use stats::{QueueStats, WaitRange, WaitSource};
 
 /// A refresh lock outlives a refresh (two Twilio reads inside the Twilio deadline).
 const LOCK_LEASE_MS: i64 = 10_000;
@@ -93,6 +95,8 @@ pub struct Availability {
     /// Twilio and its TaskRouter host, where the statistics are read.
     twilio: TwilioClient,
     taskrouter: String,
+    /// Our own waits, where TaskRouter's are thin.
+    acceptances: AcceptanceLog,
     cache: Mutex<InstanceCache>,
     /// Counts this instance's statistics refreshes (the tests' measure of single flight).
     refreshes: std::sync::atomic::AtomicU64,
@@ -107,6 +111,7 @@ impl Availability {
         taskrouter: &str,
     ) -> Self {
         Self {
+            acceptances: AcceptanceLog::new(dynamodb.clone(), table, settings.queue_name()),
             dynamodb,
             table: table.to_owned(),
             settings,
@@ -236,7 +241,7 @@ impl Availability {
     ) -> Result<Snapshot, AvailabilityError> {
         self.refreshes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let read = stats::read(
+        let mut read = stats::read(
             &self.twilio,
             &self.taskrouter,
             queue,
@@ -245,6 +250,14 @@ impl Availability {
             now_ms,
         )
         .await?;
+        let cumulative_just_read = read.cumulative_at_ms == now_ms;
+        if cumulative_just_read && read.accepted_recently < stats::MIN_ACCEPTED_SAMPLES {
+            match self.acceptances.recent(now_ms.div_euclid(1000)).await {
+                Ok(ours) => read.fill_thin_waits(ours),
+                // Twilio's figures, thin as they are: the estimate is hidden, nothing fails.
+                Err(error) => tracing::warn!(%error, "our recent waits are unreadable"),
+            }
+        }
         let snapshot = Snapshot {
             stats: read,
             fetched_at_ms: now_ms,
@@ -273,6 +286,7 @@ impl Availability {
             queue = self.queue_name(),
             available = snapshot.stats.available_workers,
             waiting = snapshot.stats.waiting_tasks,
+            waits_from = ?snapshot.stats.wait_source,
             "queue statistics refreshed"
         );
         Ok(snapshot)

@@ -11,7 +11,10 @@
 //! A range, not a number, and none at all where it would be a guess:
 //!
 //! - no agent available now, or the queue closed: none (the answer says why instead);
-//! - fewer than [`MIN_ACCEPTED_SAMPLES`] tasks accepted in the window: none (too thin);
+//! - fewer than [`MIN_ACCEPTED_SAMPLES`] tasks accepted in the window: our own record of
+//!   acceptances over the last 20-30 minutes instead ([`super::acceptance`]: the agent joining
+//!   each chat, as its webhook tells us), read together with the cumulative figures; and where
+//!   that is thin too, none;
 //! - else, with `w` the window's average wait until accepted, `q` the tasks waiting now and `a`
 //!   the available agents, the expected wait is `e = w × (1 + q / a)`: the recent wait, longer
 //!   by the customers ahead of this one per free agent. The range is `[e / 2, 3e / 2]`, the low
@@ -24,6 +27,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::acceptance::RecentWaits;
 use crate::config::availability::TaskQueue;
 use crate::twilio::{TwilioClient, TwilioError};
 
@@ -46,6 +50,31 @@ pub struct QueueStats {
     pub average_wait_seconds: u64,
     /// When the cumulative figures were read (epoch ms).
     pub cumulative_at_ms: i64,
+    /// Whose figures `accepted_recently` and `average_wait_seconds` are.
+    #[serde(default)]
+    pub wait_source: WaitSource,
+}
+
+/// Where the recent waits come from: TaskRouter's cumulative statistics, or, where those hold
+/// fewer than [`MIN_ACCEPTED_SAMPLES`], our own record of acceptances when it holds more
+/// ([`super::acceptance`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WaitSource {
+    #[default]
+    Twilio,
+    Records,
+}
+
+impl QueueStats {
+    /// Takes our own recent waits where TaskRouter's are thinner.
+    pub fn fill_thin_waits(&mut self, ours: RecentWaits) {
+        if self.accepted_recently < MIN_ACCEPTED_SAMPLES && ours.accepted > self.accepted_recently {
+            self.accepted_recently = ours.accepted;
+            self.average_wait_seconds = ours.average_wait_seconds();
+            self.wait_source = WaitSource::Records;
+        }
+    }
 }
 
 /// The estimated wait until an agent accepts, in seconds.
@@ -103,6 +132,7 @@ pub async fn read(
             stats.accepted_recently = previous.accepted_recently;
             stats.average_wait_seconds = previous.average_wait_seconds;
             stats.cumulative_at_ms = previous.cumulative_at_ms;
+            stats.wait_source = previous.wait_source;
         }
         _ => {
             let cumulative = twilio
@@ -183,6 +213,48 @@ mod tests {
             None
         );
         assert!(wait_estimate(&stats(3, 0, MIN_ACCEPTED_SAMPLES, 60)).is_some());
+    }
+
+    #[test]
+    fn our_records_fill_in_only_where_twilio_is_thin_and_ours_hold_more() {
+        let ours = RecentWaits {
+            accepted: 4,
+            total_wait_seconds: 240,
+        };
+        let mut thin = stats(2, 0, 1, 600);
+        thin.fill_thin_waits(ours);
+        assert_eq!(
+            (
+                thin.accepted_recently,
+                thin.average_wait_seconds,
+                thin.wait_source
+            ),
+            (4, 60, WaitSource::Records)
+        );
+        assert_eq!(wait_estimate(&thin), Some(WaitRange { low: 30, high: 120 }));
+        let mut rich = stats(2, 0, MIN_ACCEPTED_SAMPLES, 600);
+        rich.fill_thin_waits(ours);
+        assert_eq!(
+            (rich.average_wait_seconds, rich.wait_source),
+            (600, WaitSource::Twilio)
+        );
+        let mut both_thin = stats(2, 0, 1, 600);
+        both_thin.fill_thin_waits(RecentWaits {
+            accepted: 1,
+            total_wait_seconds: 5,
+        });
+        assert_eq!(both_thin.wait_source, WaitSource::Twilio);
+        assert_eq!(wait_estimate(&both_thin), None);
+    }
+
+    #[test]
+    fn statistics_stored_before_the_wait_source_existed_read_as_twilio_s() {
+        let stored: QueueStats = serde_json::from_value(json!({
+            "availableWorkers": 1, "waitingTasks": 0, "longestWaitingSeconds": 0,
+            "acceptedRecently": 5, "averageWaitSeconds": 30, "cumulativeAtMs": 1
+        }))
+        .unwrap();
+        assert_eq!(stored.wait_source, WaitSource::Twilio);
     }
 
     #[test]

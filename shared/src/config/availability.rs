@@ -34,15 +34,12 @@ pub struct AvailabilitySettings {
 
 impl AvailabilitySettings {
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        let queue = match env(TASK_QUEUE_SID_VAR).filter(|value| !value.is_empty()) {
+        let queue = match task_queue_sid(env)? {
             None => None,
-            Some(task_queue_sid) => {
-                sid(TASK_QUEUE_SID_VAR, SidKind::TaskQueue, &task_queue_sid)?;
-                Some(TaskQueue {
-                    workspace_sid: required_sid(env, WORKSPACE_SID_VAR, SidKind::Workspace)?,
-                    task_queue_sid,
-                })
-            }
+            Some(task_queue_sid) => Some(TaskQueue {
+                workspace_sid: required_sid(env, WORKSPACE_SID_VAR, SidKind::Workspace)?,
+                task_queue_sid,
+            }),
         };
         Ok(Self {
             queue,
@@ -67,6 +64,22 @@ impl AvailabilitySettings {
             .as_ref()
             .map_or(DEFAULT_QUEUE_NAME, |queue| queue.task_queue_sid.as_str())
     }
+}
+
+/// `TWILIO_TASK_QUEUE_SID`, checked, if set.
+fn task_queue_sid(env: &impl Env) -> Result<Option<String>, ConfigError> {
+    let Some(task_queue_sid) = env(TASK_QUEUE_SID_VAR).filter(|value| !value.is_empty()) else {
+        return Ok(None);
+    };
+    sid(TASK_QUEUE_SID_VAR, SidKind::TaskQueue, &task_queue_sid)?;
+    Ok(Some(task_queue_sid))
+}
+
+/// The name a chat's queue is kept under, for a function that records to it but never reads
+/// TaskRouter (flex-webhook, recording acceptances): the same as
+/// [`AvailabilitySettings::queue_name`].
+pub fn queue_name_from_env(env: &impl Env) -> Result<String, ConfigError> {
+    Ok(task_queue_sid(env)?.unwrap_or_else(|| DEFAULT_QUEUE_NAME.to_owned()))
 }
 
 /// The queue name of a deployment without a TaskRouter queue configured.
@@ -99,6 +112,11 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(set.queue_name(), queue);
+        let env = |name: &str| (name == TASK_QUEUE_SID_VAR).then(|| queue.clone());
+        assert_eq!(queue_name_from_env(&env).unwrap(), queue);
+        assert_eq!(queue_name_from_env(&|_: &str| None).unwrap(), "default");
+        let bad = |name: &str| (name == TASK_QUEUE_SID_VAR).then(|| "WQ1".to_owned());
+        assert!(queue_name_from_env(&bad).is_err());
         assert_eq!(
             load(&[(TASK_QUEUE_SID_VAR, &queue)]).unwrap_err(),
             ConfigError::Missing {

@@ -3,6 +3,7 @@
 
 use secrecy::SecretString;
 
+use super::availability::queue_name_from_env;
 use super::credentials::{
     AUTH_TOKEN_SECRET_ARN_VAR, AUTH_TOKEN_VAR, secret_json, single_secret_from,
 };
@@ -25,6 +26,9 @@ pub struct WebhookSettings {
     pub public_url: String,
     /// The connection overrides `create-channel` registers the URL with, if any.
     pub connection_overrides: Option<String>,
+    /// The queue chats are routed to, whose acceptances the webhook records
+    /// ([`crate::availability::acceptance`]).
+    pub queue_name: String,
 }
 
 impl WebhookSettings {
@@ -56,6 +60,7 @@ impl WebhookSettings {
             connection_overrides: connection_overrides(&env)?,
             table: required(&env, CHANNELS_TABLE_VAR)?,
             closed_retention_days: closed_retention_days(&env)?,
+            queue_name: queue_name_from_env(&env)?,
         })
     }
 }

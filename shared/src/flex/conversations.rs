@@ -12,7 +12,7 @@
 use serde_json::Value;
 
 use super::steps::{Opening, TwilioChats, chat_name, sid_in};
-use super::{ChatRef, Condition, EndEvent, Liveness, OpenedChat};
+use super::{ChatRef, Condition, EndEvent, JoinEvent, Liveness, OpenedChat};
 use crate::config::ConfigError;
 use crate::config::env::{Env, required_sid};
 use crate::context::task;
@@ -49,6 +49,12 @@ pub(super) const END_EVENTS: &[EndEvent] = &[
         condition: Condition::Always,
     },
 ];
+
+/// Flex adds the agent as a participant when they accept the task.
+pub(super) const JOIN_EVENT: JoinEvent = JoinEvent {
+    event_type: "onParticipantAdded",
+    sid_field: "ConversationSid",
+};
 
 pub(super) async fn open(
     settings: &Settings,

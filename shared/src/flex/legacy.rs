@@ -17,7 +17,7 @@
 use serde_json::Value;
 
 use super::steps::{Opening, TwilioChats, chat_name, sid_in};
-use super::{ChatApi, ChatRef, Condition, EndEvent, Liveness, OpenedChat};
+use super::{ChatApi, ChatRef, Condition, EndEvent, JoinEvent, Liveness, OpenedChat};
 use crate::config::ConfigError;
 use crate::config::env::{Env, required_sid};
 use crate::context::task;
@@ -53,6 +53,12 @@ pub(super) const END_EVENTS: &[EndEvent] = &[
         condition: Condition::Always,
     },
 ];
+
+/// Flex adds the agent as a member of the channel when they accept the task.
+pub(super) const JOIN_EVENT: JoinEvent = JoinEvent {
+    event_type: "onMemberAdded",
+    sid_field: "ChannelSid",
+};
 
 /// Checks that the Flex Flow can take web chats. `Err` says what is wrong, for the log.
 pub(super) async fn check_flex_flow(

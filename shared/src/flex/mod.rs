@@ -86,6 +86,23 @@ impl FlexMode {
             FlexMode::Chat => legacy::END_EVENTS,
         }
     }
+
+    /// The webhook event of someone joining its chats: the agent, when Flex adds them on
+    /// accepting the task. Registered with the end events; the webhook records the acceptance.
+    pub fn join_event(self) -> &'static JoinEvent {
+        match self {
+            FlexMode::Conversations | FlexMode::Interactions => &conversations::JOIN_EVENT,
+            FlexMode::Chat => &legacy::JOIN_EVENT,
+        }
+    }
+
+    /// Every event registered on its chats, as `Configuration.Filters`.
+    pub fn webhook_events(self) -> impl Iterator<Item = &'static str> {
+        self.end_events()
+            .iter()
+            .map(|event| event.event_type)
+            .chain([self.join_event().event_type])
+    }
 }
 
 impl std::str::FromStr for FlexMode {
@@ -335,12 +352,30 @@ pub struct EndEvent {
     pub condition: Condition,
 }
 
+/// A webhook event of someone joining a chat: a conversation's participant, a channel's member.
+#[derive(Debug)]
+pub struct JoinEvent {
+    pub event_type: &'static str,
+    /// The form field carrying the chat's SID.
+    pub sid_field: &'static str,
+}
+
+/// The longest identity Twilio gives a participant (Conversations' documented limit).
+pub const MAX_JOINED_IDENTITY_CHARS: usize = 256;
+
 /// What a webhook event means for us.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ChatEvent {
     /// The chat ended: the agent closed it, or it was removed.
     Ended { channel_sid: String },
-    /// Anything else (messages, members, an inactive-but-not-closed state): acknowledged only.
+    /// Someone with a chat identity joined: the agent accepting the task, unless `identity` is
+    /// the customer's own (the webhook compares it with the chat's record).
+    Joined {
+        channel_sid: String,
+        identity: String,
+    },
+    /// Anything else (messages, an SMS participant, an inactive-but-not-closed state):
+    /// acknowledged only.
     Other,
 }
 
@@ -349,6 +384,13 @@ pub enum ChatEvent {
 pub fn classify(fields: &HashMap<String, String>) -> Result<ChatEvent, String> {
     let field = |name: &str| fields.get(name).map(String::as_str);
     let event_type = field("EventType").ok_or("EventType is missing")?;
+    if let Some(join) = FlexMode::ALL
+        .iter()
+        .map(|mode| mode.join_event())
+        .find(|e| e.event_type == event_type)
+    {
+        return joined(join, &field);
+    }
     let Some(event) = FlexMode::ALL
         .iter()
         .flat_map(|mode| mode.end_events())
@@ -377,6 +419,29 @@ pub fn classify(fields: &HashMap<String, String>) -> Result<ChatEvent, String> {
     })
 }
 
+/// A join event: `Other` for a participant without an identity (an SMS or WhatsApp address:
+/// not an agent's Flex UI).
+fn joined<'a>(
+    join: &JoinEvent,
+    field: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<ChatEvent, String> {
+    let sid = field(join.sid_field).unwrap_or_default();
+    check_sid(SidKind::Channel, sid).map_err(|reason| format!("{} {reason}", join.sid_field))?;
+    let identity = field("Identity").unwrap_or_default();
+    if identity.is_empty() {
+        return Ok(ChatEvent::Other);
+    }
+    if identity.chars().count() > MAX_JOINED_IDENTITY_CHARS {
+        return Err(format!(
+            "Identity is longer than {MAX_JOINED_IDENTITY_CHARS} characters"
+        ));
+    }
+    Ok(ChatEvent::Joined {
+        channel_sid: sid.to_owned(),
+        identity: identity.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,16 +461,51 @@ mod tests {
     }
 
     #[test]
-    fn each_mode_registers_exactly_the_events_that_can_end_its_chats() {
-        let events =
-            |mode: FlexMode| -> Vec<_> { mode.end_events().iter().map(|e| e.event_type).collect() };
-        let conversation = ["onConversationStateUpdated", "onConversationRemoved"];
+    fn each_mode_registers_exactly_the_events_that_end_its_chats_and_the_agent_joining() {
+        let events = |mode: FlexMode| -> Vec<_> { mode.webhook_events().collect() };
+        let conversation = [
+            "onConversationStateUpdated",
+            "onConversationRemoved",
+            "onParticipantAdded",
+        ];
         assert_eq!(events(FlexMode::Conversations), conversation);
         assert_eq!(events(FlexMode::Interactions), conversation);
         assert_eq!(
             events(FlexMode::Chat),
-            ["onChannelUpdated", "onChannelDestroyed"]
+            ["onChannelUpdated", "onChannelDestroyed", "onMemberAdded"]
         );
+    }
+
+    #[test]
+    fn a_join_with_an_identity_is_read_and_one_without_is_acknowledged_only() {
+        const CH: &str = "CH00000000000000000000000000000001";
+        for mode in FlexMode::ALL {
+            let join = mode.join_event();
+            let fields = |identity: Option<&str>| {
+                let mut fields = HashMap::from([
+                    ("EventType".to_owned(), join.event_type.to_owned()),
+                    (join.sid_field.to_owned(), CH.to_owned()),
+                ]);
+                if let Some(identity) = identity {
+                    fields.insert("Identity".into(), identity.into());
+                }
+                fields
+            };
+            assert_eq!(
+                classify(&fields(Some("agent_alex"))),
+                Ok(ChatEvent::Joined {
+                    channel_sid: CH.into(),
+                    identity: "agent_alex".into()
+                })
+            );
+            assert_eq!(classify(&fields(None)), Ok(ChatEvent::Other));
+            assert_eq!(classify(&fields(Some(""))), Ok(ChatEvent::Other));
+            let long = "a".repeat(MAX_JOINED_IDENTITY_CHARS + 1);
+            assert!(classify(&fields(Some(&long))).is_err());
+            let mut bad_sid = fields(Some("agent_alex"));
+            bad_sid.insert(join.sid_field.to_owned(), "CH123".into());
+            assert!(classify(&bad_sid).is_err());
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
-use super::{EndEvent, FlexMode, InteractionSids, Liveness, NewChat, OpenedChat};
+use super::{FlexMode, InteractionSids, Liveness, NewChat, OpenedChat};
 use crate::config::TwilioHosts;
 use crate::context::history::{HISTORY_AUTHOR, HistoryMessage, history_messages};
 use crate::ids::{SidKind, check_sid};
@@ -228,7 +228,7 @@ impl<'a> Opening<'a> {
             Some((first, _)) => (Some(first), 1),
             None => (None, 0),
         };
-        let (webhook, first_posted) = tokio::join!(self.register_close_webhook(&sid), async {
+        let (webhook, first_posted) = tokio::join!(self.register_chat_webhook(&sid), async {
             match first {
                 Some(message) => self.post_history(&sid, message).await,
                 None => Ok(()),
@@ -250,7 +250,7 @@ impl<'a> Opening<'a> {
         sid: String,
         interaction: Option<InteractionSids>,
     ) -> Result<OpenedChat, TwilioError> {
-        self.ensure_close_webhook(&sid).await?;
+        self.ensure_chat_webhook(&sid).await?;
         let posted = if self.history.is_empty() {
             0
         } else {
@@ -320,7 +320,7 @@ impl<'a> Opening<'a> {
     /// only when ours is not among the chat's webhooks: Twilio keeps at most five per
     /// conversation (error 50361), so registering on every takeover would, after a few, leave a
     /// chat that no takeover can complete.
-    async fn ensure_close_webhook(&self, sid: &str) -> Result<(), TwilioError> {
+    async fn ensure_chat_webhook(&self, sid: &str) -> Result<(), TwilioError> {
         let what = "list chat webhooks";
         // A chat holds at most five, so one page of five lists them all (Conversations' spec
         // allows no larger page).
@@ -340,12 +340,12 @@ impl<'a> Opening<'a> {
         if ours {
             return Ok(());
         }
-        self.register_close_webhook(sid).await
+        self.register_chat_webhook(sid).await
     }
 
-    /// Registers our webhook on one chat for the events that end chats of this mode, which
-    /// the webhook reads back ([`super::classify`]).
-    pub async fn register_close_webhook(&self, sid: &str) -> Result<(), TwilioError> {
+    /// Registers our webhook on one chat for the events that end chats of this mode and the
+    /// agent joining, which the webhook reads back ([`super::classify`]).
+    pub async fn register_chat_webhook(&self, sid: &str) -> Result<(), TwilioError> {
         let (target, method) = self.api().webhook_target_and_method();
         let mut form = vec![
             (target, "webhook"),
@@ -354,9 +354,8 @@ impl<'a> Opening<'a> {
         ];
         form.extend(
             self.mode
-                .end_events()
-                .iter()
-                .map(|event: &EndEvent| ("Configuration.Filters", event.event_type)),
+                .webhook_events()
+                .map(|event_type| ("Configuration.Filters", event_type)),
         );
         self.chats
             .twilio

@@ -1,5 +1,6 @@
 //! `POST /twilio/webhook`: Twilio's chat events, signature-checked, closing finished chats so the
-//! customer's next press opens a fresh one.
+//! customer's next press opens a fresh one, and recording when an agent accepted each chat (our
+//! own wait figures, [`crate::availability::acceptance`]).
 
 use std::collections::HashMap;
 
@@ -7,6 +8,7 @@ use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
+use crate::availability::acceptance::{Acceptance, AcceptanceLog};
 use crate::config::WebhookSettings;
 use crate::error::ApiError;
 pub use crate::flex::ChatEvent;
@@ -21,6 +23,7 @@ pub const MAX_WEBHOOK_BYTES: usize = 64 * 1024;
 pub struct WebhookState {
     pub verifier: WebhookVerifier,
     pub store: ChannelStore,
+    pub acceptances: AcceptanceLog,
 }
 
 impl WebhookState {
@@ -31,6 +34,7 @@ impl WebhookState {
                 &webhook.public_url,
                 webhook.connection_overrides.as_deref(),
             ),
+            acceptances: AcceptanceLog::new(dynamodb.clone(), &webhook.table, &webhook.queue_name),
             store: ChannelStore::new(dynamodb, &webhook.table, webhook.closed_retention_days),
         }
     }
@@ -101,11 +105,26 @@ pub async fn webhook_response(
             CloseOutcome::AlreadyClosed => "already_closed",
             CloseOutcome::Unknown => "unknown_channel",
         },
+        ChatEvent::Joined {
+            channel_sid,
+            identity,
+        } => match state.store.chat(&channel_sid).await? {
+            None => "unknown_channel",
+            Some(record) => match state.acceptances.record(&record, &identity, now).await? {
+                Acceptance::Recorded { wait_seconds } => {
+                    tracing::info!(%channel_sid, wait_seconds, "agent accepted the chat");
+                    "accepted"
+                }
+                Acceptance::AlreadyRecorded => "already_accepted",
+                Acceptance::Customer => "customer_joined",
+                Acceptance::Closed => "already_closed",
+            },
+        },
     };
     Ok(json_response(StatusCode::OK, &WebhookResponse { result }))
 }
 
-/// Reads the chat-end events `create-channel` registers ([`crate::flex::classify`]).
+/// Reads the events `create-channel` registers ([`crate::flex::classify`]).
 pub fn chat_event(fields: &HashMap<String, String>) -> Result<ChatEvent, ApiError> {
     crate::flex::classify(fields).map_err(ApiError::InvalidWebhook)
 }
