@@ -82,6 +82,19 @@ pub enum ApiError {
     /// The queue's stored schedule does not parse (written around `flex-schedule`).
     #[error("{0}")]
     ScheduleInvalid(String),
+    /// A rating of a chat that has not ended.
+    #[error("the chat is still open: rate it once it has ended")]
+    ChatStillOpen,
+    #[error("the chat closed more than {hours} h ago: it can no longer be rated")]
+    RatingWindowClosed { hours: u32 },
+    #[error("the chat is rated already: a rating cannot be changed")]
+    AlreadyRated,
+    /// Reading a chat's messages failed in Twilio.
+    #[error("{0}")]
+    TranscriptUpstream(TwilioError),
+    /// Twilio no longer has the chat's messages (deleted there).
+    #[error("Twilio no longer has this chat's messages")]
+    TranscriptGone,
     /// Anything that is our fault. The detail is logged, never sent to the caller.
     #[error("internal error: {0}")]
     Internal(String),
@@ -172,6 +185,13 @@ const READING_QUEUE: TwilioMessages = TwilioMessages {
     unavailable: "the queue's statistics are unavailable right now; try again shortly",
     timeout: "the queue's statistics did not arrive in time; try again shortly",
     lost: "the queue's statistics are unavailable right now; try again shortly",
+};
+
+const READING_TRANSCRIPT: TwilioMessages = TwilioMessages {
+    refused: "Twilio refused the chat's messages; the operators have the details",
+    unavailable: "the chat's messages are unavailable right now; try again shortly",
+    timeout: "the chat's messages did not arrive in time; try again shortly",
+    lost: "the chat's messages are unavailable right now; try again shortly",
 };
 
 const UNCONFIRMED_END: &str =
@@ -328,6 +348,18 @@ impl ApiError {
                     "the team's opening hours are misconfigured; the operators have the details",
                 ),
             ),
+            ApiError::ChatStillOpen => {
+                row(S::CONFLICT, "chat_still_open", "CHAT_STILL_OPEN", Detail)
+            }
+            ApiError::RatingWindowClosed { .. } => row(
+                S::CONFLICT,
+                "rating_window_closed",
+                "RATING_WINDOW_CLOSED",
+                Detail,
+            ),
+            ApiError::AlreadyRated => row(S::CONFLICT, "already_rated", "ALREADY_RATED", Detail),
+            ApiError::TranscriptUpstream(error) => upstream(error, &READING_TRANSCRIPT),
+            ApiError::TranscriptGone => row(S::GONE, "transcript_gone", "TRANSCRIPT_GONE", Detail),
             ApiError::Internal(_) => INTERNAL,
         }
     }
@@ -389,6 +421,13 @@ mod tests {
         ];
         errors.extend(every_twilio_error().map(ApiError::Upstream));
         errors.extend(every_twilio_error().map(ApiError::ChatNotEnded));
+        errors.extend(every_twilio_error().map(ApiError::TranscriptUpstream));
+        errors.extend([
+            ApiError::ChatStillOpen,
+            ApiError::AlreadyRated,
+            ApiError::RatingWindowClosed { hours: 24 },
+            ApiError::TranscriptGone,
+        ]);
         for error in errors {
             let answer = error.answer();
             assert_eq!(

@@ -52,6 +52,18 @@ pub fn chat(outcome: ChatOutcome, mode: &'static str) {
     ));
 }
 
+/// Records one rating: a count per score (`Score` "1" to "5") and mode, so a dashboard shows the
+/// spread of scores per Flex flow without reading the table.
+pub fn chat_rated(score: u8, mode: &'static str) {
+    const SCORES: [&str; 5] = ["1", "2", "3", "4", "5"];
+    let score = SCORES[usize::from(score.clamp(1, 5)) - 1];
+    emit(&emf_line(
+        &[("Mode", mode), ("Score", score)],
+        &[("ChatsRated", "Count", 1.0)],
+        crate::clock::unix_now_millis(),
+    ));
+}
+
 /// Records one Twilio request: `operation` is the client's name for it (a fixed string, so the
 /// dimension stays small), `outcome` `ok` or the failure's kind.
 pub fn twilio_call(operation: &'static str, outcome: &'static str, millis: f64) {

@@ -153,6 +153,26 @@ pub struct ChatRecord {
     pub accepted_at: Option<i64>,
     pub expires_at: Option<i64>,
     pub interaction: Option<InteractionSids>,
+    /// The customer's rating, once given.
+    pub rating: Option<ChatRating>,
+}
+
+/// The customer's rating of a closed chat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChatRating {
+    /// 1 to 5.
+    pub score: u8,
+    pub comment: Option<String>,
+    pub rated_at: i64,
+}
+
+/// What [`ChannelStore::rate`] came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Rated {
+    Stored,
+    /// The condition failed: rated meanwhile, closed too long ago, not closed, or not the
+    /// caller's. The record, read again, says which.
+    Refused,
 }
 
 /// What a customer's list of chats shows of each: what the identity index projects.
@@ -295,6 +315,24 @@ where
         operation,
         detail: DisplayErrorContext(error).to_string(),
     }
+}
+
+const RATING: &str = "rating";
+
+/// The rating as the record stores it, if any.
+fn rating_in(item: &HashMap<String, AttributeValue>) -> Result<Option<ChatRating>, StoreError> {
+    let Some(score) = get_n(item, RATING) else {
+        return Ok(None);
+    };
+    let score = u8::try_from(score)
+        .ok()
+        .filter(|score| (1..=5).contains(score))
+        .ok_or_else(|| unreadable(item, format!("rating {score} is not 1 to 5")))?;
+    Ok(Some(ChatRating {
+        score,
+        comment: get_s(item, "ratingComment"),
+        rated_at: get_n(item, "ratedAt").unwrap_or_default(),
+    }))
 }
 
 /// The chat's mode as the item stores it.
@@ -566,6 +604,7 @@ impl ChannelStore {
                 interaction_sid,
                 channel_sid: get_s(&item, "interactionChannelSid").unwrap_or_default(),
             }),
+            rating: rating_in(&item)?,
         }))
     }
 
@@ -719,6 +758,47 @@ impl ChannelStore {
             conditional("DeleteItem", result)?;
         }
         Ok(outcome)
+    }
+
+    /// Stores the customer's rating of a chat, once: only while the chat is `identity`'s,
+    /// closed, no earlier than `closed_since`, and unrated. One conditional update, so two
+    /// concurrent ratings store one.
+    pub async fn rate(
+        &self,
+        channel_sid: &str,
+        identity: &str,
+        rating: &ChatRating,
+        closed_since: i64,
+    ) -> Result<Rated, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY, chat_key(channel_sid))
+            .condition_expression(
+                "#identity = :identity AND #status = :closed AND #closedAt >= :since AND attribute_not_exists(#rating)",
+            )
+            .expression_attribute_names("#identity", "identity")
+            .expression_attribute_names("#closedAt", "closedAt")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#rating", RATING)
+            .expression_attribute_values(":identity", s(identity))
+            .expression_attribute_values(":closed", s(ChatStatus::Closed.as_str()))
+            .expression_attribute_values(":since", n(closed_since))
+            .expression_attribute_values(":score", n(i64::from(rating.score)))
+            .expression_attribute_values(":at", n(rating.rated_at));
+        update = match &rating.comment {
+            Some(comment) => update
+                .update_expression("SET #rating = :score, ratedAt = :at, ratingComment = :comment")
+                .expression_attribute_values(":comment", s(comment)),
+            None => update.update_expression("SET #rating = :score, ratedAt = :at"),
+        };
+        let stored = conditional("UpdateItem", update.send().await)?;
+        Ok(if stored {
+            Rated::Stored
+        } else {
+            Rated::Refused
+        })
     }
 
     /// Marks the chat closed (history until its TTL) and frees the identity's slot, atomically.

@@ -110,9 +110,7 @@ class TwilioModel:
             chat = self.chats.get(parts[-2])
             if chat is None:
                 return not_found()
-            field = "author" if chat["api"] == "conversations" else "from"
-            return 200, {"messages": [{field: m["author"], "body": m["body"], "attributes": m["attributes"]} for m in chat["messages"]],
-                         "meta": {"key": "messages"}}
+            return 200, self.message_page(path, chat, query)
         if path.endswith("/Tasks"):
             wanted = query.get("EvaluateTaskAttributes", "")
             tasks = [{"sid": chat["task"]["sid"], "attributes": json.dumps(chat["task"]["attributes"])}
@@ -226,6 +224,28 @@ class TwilioModel:
                 if chat["task"]:
                     chat["task"]["status"] = "completed"
         return 200, {"sid": sid, "attributes": json.dumps(self.channel_attributes(chat))}
+
+    def message_page(self, path, chat, query):
+        """A page of the chat's messages as Twilio pages them: `PageSize` (50 when absent),
+        `Order`, and a next page named by `Page` and an opaque `PageToken` in
+        `meta.next_page_url`."""
+        field = "author" if chat["api"] == "conversations" else "from"
+        size = int(query.get("PageSize") or 50)
+        page = int(query.get("Page") or 0)
+        token = query.get("PageToken") or ""
+        start = int(token[2:]) if token.startswith("PT") and token[2:].isdigit() else 0
+        ordered = chat["messages"] if query.get("Order", "asc") == "asc" else chat["messages"][::-1]
+        listed = ordered[start:start + size]
+        following = start + size < len(ordered)
+        next_url = None
+        if following:
+            next_query = urllib.parse.urlencode({"Order": query.get("Order", "asc"), "PageSize": size,
+                                                 "Page": page + 1, "PageToken": f"PT{start + size}"})
+            next_url = f"https://twilio.local{path}?{next_query}"
+        return {"messages": [{"sid": m["sid"], field: m["author"], "body": m["body"], "attributes": m["attributes"],
+                              "index": m["index"], "date_created": m["date_created"]}
+                             for m in listed],
+                "meta": {"key": "messages", "page": page, "page_size": size, "next_page_url": next_url}}
 
     def channel_attributes(self, chat):
         return {**chat.get("channel_attributes", {}), "status": "ACTIVE" if chat["state"] == "active" else "INACTIVE"}

@@ -20,6 +20,7 @@ pub mod conversations;
 pub mod interactions;
 pub mod legacy;
 mod steps;
+pub mod transcript;
 
 use std::collections::HashMap;
 

@@ -70,6 +70,8 @@ enum Parent {
     Query,
     Mutation,
     Me,
+    /// A chat read whole (`chat`, `rateChat`): its `messages` call Twilio.
+    Chat,
 }
 
 /// A field's price, and the type whose fields its selection picks (if any are priced).
@@ -91,7 +93,25 @@ fn price(parent: Parent, field: &str) -> (Cost, Option<Parent>) {
             None,
         ),
         // One GetItem each; a page of history is one Query.
-        (Parent::Query, "chat") | (Parent::Me, "activeChat" | "chats") => (reads(1), None),
+        (Parent::Query, "chat") => (reads(1), Some(Parent::Chat)),
+        (Parent::Me, "activeChat" | "chats") => (reads(1), None),
+        // One page of messages is one Twilio read.
+        (Parent::Chat, "messages") => (
+            Cost {
+                twilio_calls: 1,
+                ..Cost::default()
+            },
+            None,
+        ),
+        // The record, and again when a concurrent rating won; one conditional write.
+        (Parent::Mutation, "rateChat") => (
+            Cost {
+                store_reads: 2,
+                twilio_calls: 0,
+                mutation_fields: 1,
+            },
+            Some(Parent::Chat),
+        ),
         // The record, the Twilio calls its mode takes to end it (interactions: two), and the
         // record again when the webhook closed it first.
         (Parent::Mutation, "endChat") => (
@@ -233,6 +253,38 @@ mod tests {
                 twilio_calls: 2,
                 mutation_fields: 1
             })
+        );
+    }
+
+    #[test]
+    fn a_transcript_page_is_one_twilio_read_on_a_chat_read_whole_and_free_where_refused() {
+        let read = |store_reads, twilio_calls, mutation_fields| Cost {
+            store_reads,
+            twilio_calls,
+            mutation_fields,
+        };
+        assert_eq!(
+            cost_of(
+                "{ chat(channelSid: \"CH1\") { rating { score } messages { nodes { body } } } }"
+            ),
+            Ok(read(1, 1, 0))
+        );
+        assert_eq!(
+            cost_of(
+                "mutation { rateChat(channelSid: \"CH1\", score: 5) { rating { score } messages { nodes { body } } } }"
+            ),
+            Ok(read(2, 1, 1))
+        );
+        // Lists answer summaries: the field is refused there without a call.
+        assert_eq!(
+            cost_of("{ me { activeChat { messages { nodes { body } } } } }"),
+            Ok(read(1, 0, 0))
+        );
+        let three = "{ chat(channelSid: \"CH1\") { a: messages { nodes { body } } b: messages { nodes { body } } c: messages { nodes { body } } } }";
+        assert!(
+            cost_of(three)
+                .unwrap_err()
+                .contains("call Twilio up to 3 times")
         );
     }
 

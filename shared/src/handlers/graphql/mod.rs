@@ -1,5 +1,5 @@
 //! `POST /graphql`: the customer's chats ([`schema`]), for the frontend: is there an open chat,
-//! what were the past ones, and "end my chat".
+//! what were the past ones, "end my chat", and after it, its rating and transcript.
 //!
 //! The caller is decided exactly as for `POST /channel`. Every error, the request's as well as a
 //! resolver's, is in GraphQL's shape with a stable `extensions.code`, and the HTTP status is the
@@ -24,7 +24,7 @@ use crate::http::{MAX_BODY_BYTES, body_within, json_response, logged, require_po
 use crate::identity::{Callers, NewGuests};
 use crate::store::ChannelStore;
 use crate::twilio::TwilioClient;
-use schema::{ChatSchema, RequestScope, build_schema};
+use schema::{AfterChat, ChatSchema, RequestScope, build_schema};
 
 /// The code of what the schema itself refused before anything ran (unknown fields, argument
 /// types, depth, complexity).
@@ -58,7 +58,16 @@ impl GraphqlState {
         let chats = TwilioChats::new(twilio, graphql.hosts.clone(), &settings.chat_service_sid);
         Self {
             callers: Callers::from_settings(settings),
-            schema: build_schema(store, chats, availability, graphql.introspection),
+            schema: build_schema(
+                store,
+                chats,
+                availability,
+                AfterChat {
+                    rating_window_seconds: i64::from(graphql.rating_window_hours) * 3600,
+                    agent_name: graphql.transcript_agent_name.clone(),
+                },
+                graphql.introspection,
+            ),
         }
     }
 }

@@ -1,22 +1,25 @@
 //! The GraphQL schema of the customer's chats: `availability` (before the press), `me` (who,
-//! the active chat, the history, newest first, paged by opaque cursors), `chat(channelSid)` and
-//! the `endChat` mutation. Every resolver
-//! acts for the request's caller only; another customer's chat reads as `null` or not found.
+//! the active chat, the history, newest first, paged by opaque cursors), `chat(channelSid)` with
+//! its rating and transcript (after the chat), and the `endChat` and `rateChat` mutations. Every
+//! resolver acts for the request's caller only; another customer's chat reads as `null` or not
+//! found.
 
 use std::sync::{Arc, Mutex};
 
 use async_graphql::{
-    Context, EmptySubscription, ErrorExtensions, ID, Object, Schema, SimpleObject,
+    ComplexObject, Context, EmptySubscription, ErrorExtensions, ID, Object, Schema, SimpleObject,
 };
 use lambda_http::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::availability::{Availability, ClosedReason, WaitRange};
 use crate::error::ApiError;
+use crate::flex::transcript::{Attachment, Authors, MessageCursor, MessageRole, TranscriptMessage};
 use crate::flex::{ChatRef, FlexMode, TwilioChats};
 use crate::ids::{SidKind, check_sid};
 use crate::store::{
-    ChannelStore, ChatCursor, ChatStatus, ChatSummary, CloseOutcome, MAX_PAGE_SIZE, Slot,
+    ChannelStore, ChatCursor, ChatRecord, ChatStatus, ChatSummary, CloseOutcome, MAX_PAGE_SIZE,
+    Rated, Slot,
 };
 
 pub type ChatSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -27,18 +30,33 @@ pub const MAX_DEPTH: usize = 6;
 /// every field fit; the third does not.
 pub const MAX_COMPLEXITY: usize = 1200;
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
+/// A transcript page when `first` is not given.
+pub const DEFAULT_MESSAGES_PAGE_SIZE: i32 = 20;
+/// The longest rating comment, in characters.
+pub const MAX_COMMENT_CHARS: usize = 500;
+
+/// What the account decides of what happens after a chat.
+#[derive(Clone, Debug)]
+pub struct AfterChat {
+    /// How long after closing a chat can be rated.
+    pub rating_window_seconds: i64,
+    /// What the transcript calls every agent.
+    pub agent_name: String,
+}
 
 /// The schema, built once per cold start with the services its resolvers use.
 pub fn build_schema(
     store: ChannelStore,
     chats: TwilioChats,
     availability: Availability,
+    after_chat: AfterChat,
     introspection: bool,
 ) -> ChatSchema {
     let builder = Schema::build(Query, Mutation, EmptySubscription)
         .data(store)
         .data(chats)
         .data(availability)
+        .data(after_chat)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_directives(super::cost::MAX_DIRECTIVES);
@@ -126,6 +144,7 @@ fn date_time(unix_seconds: i64) -> Result<DateTime, ApiError> {
 
 /// A chat of the caller's with a Flex agent.
 #[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
 pub struct Chat {
     /// The Conversation SID (Flex UI 2.x) or the Chat channel SID (legacy).
     pub channel_sid: ID,
@@ -134,6 +153,10 @@ pub struct Chat {
     pub created_at: DateTime,
     /// When it closed; null while it is active.
     pub closed_at: Option<DateTime>,
+    /// The chat's whole record, where the resolver read it (`chat`, `rateChat`): what `rating`
+    /// and `messages` need. Lists hold summaries only.
+    #[graphql(skip)]
+    record: Option<Box<ChatRecord>>,
 }
 
 impl TryFrom<&ChatSummary> for Chat {
@@ -146,8 +169,215 @@ impl TryFrom<&ChatSummary> for Chat {
             status: chat.status,
             created_at: date_time(chat.created_at)?,
             closed_at: chat.closed_at.map(date_time).transpose()?,
+            record: None,
         })
     }
+}
+
+impl Chat {
+    fn from_record(record: ChatRecord) -> Result<Self, ApiError> {
+        Ok(Self {
+            record: Some(Box::new(record.clone())),
+            ..Self::try_from(&ChatSummary::from(&record))?
+        })
+    }
+
+    /// The record, or why this field is not answered here.
+    fn record(&self, field: &str) -> Result<&ChatRecord, ApiError> {
+        self.record.as_deref().ok_or_else(|| {
+            ApiError::InvalidArgument(format!(
+                "{field} is read one chat at a time: select it on chat(channelSid) or rateChat"
+            ))
+        })
+    }
+}
+
+/// The customer's rating of a chat.
+#[derive(Clone, Debug, SimpleObject)]
+#[graphql(name = "Rating")]
+pub struct RatingView {
+    /// 1 (worst) to 5 (best).
+    pub score: u8,
+    pub comment: Option<String>,
+    pub rated_at: DateTime,
+}
+
+/// A message of a chat's transcript.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Message {
+    /// "You" for the caller, "Bot" for the bot's conversation before the handoff, and the
+    /// account's name for its agents ("Agent" unless configured): never an agent's identity.
+    pub author: String,
+    pub role: MessageRole,
+    pub body: String,
+    /// When Twilio received it; null when Twilio's date is unreadable.
+    pub at: Option<DateTime>,
+    /// Files attached, as Twilio describes them (no links: Twilio gives none).
+    pub attachments: Vec<Attachment>,
+}
+
+impl TryFrom<TranscriptMessage> for Message {
+    type Error = ApiError;
+
+    fn try_from(message: TranscriptMessage) -> Result<Self, ApiError> {
+        Ok(Self {
+            author: message.author,
+            role: message.role,
+            body: message.body,
+            at: message.at.map(date_time).transpose()?,
+            attachments: message.attachments,
+        })
+    }
+}
+
+/// A page of a chat's messages, oldest first.
+#[derive(SimpleObject)]
+pub struct MessageConnection {
+    pub nodes: Vec<Message>,
+    pub page_info: PageInfo,
+}
+
+#[ComplexObject]
+impl Chat {
+    /// The caller's rating; null until they rate the chat. On `chat(channelSid)` and
+    /// `rateChat` only.
+    async fn rating(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<RatingView>> {
+        let record = self.record("rating").map_err(|e| fail(ctx, e))?;
+        record
+            .rating
+            .as_ref()
+            .map(|rating| {
+                Ok(RatingView {
+                    score: rating.score,
+                    comment: rating.comment.clone(),
+                    rated_at: date_time(rating.rated_at)?,
+                })
+            })
+            .transpose()
+            .map_err(|e| fail(ctx, e))
+    }
+
+    /// The chat's messages, oldest first: `first` (1 to 50; 20 when absent) after the cursor
+    /// `after`. One Twilio read per page; readable while the record is kept. On
+    /// `chat(channelSid)` only.
+    async fn messages(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(DEFAULT_MESSAGES_PAGE_SIZE)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<MessageConnection> {
+        let record = self.record("messages").map_err(|e| fail(ctx, e))?;
+        let chats = ctx.data::<TwilioChats>()?;
+        let after_chat = ctx.data::<AfterChat>()?;
+        let max = crate::flex::transcript::MAX_PAGE_SIZE;
+        let page_size = usize::try_from(first.unwrap_or(DEFAULT_MESSAGES_PAGE_SIZE))
+            .ok()
+            .filter(|size| (1..=max).contains(size))
+            .ok_or_else(|| {
+                fail(
+                    ctx,
+                    ApiError::InvalidArgument(format!("first must be 1 to {max}")),
+                )
+            })?;
+        let after = after
+            .map(|cursor| {
+                MessageCursor::decode(&cursor).ok_or_else(|| {
+                    fail(
+                        ctx,
+                        ApiError::InvalidArgument(
+                            "after is not a cursor this API handed out".into(),
+                        ),
+                    )
+                })
+            })
+            .transpose()?;
+        let authors = Authors {
+            customer_identity: &record.identity,
+            agent_name: &after_chat.agent_name,
+        };
+        let page = chats
+            .transcript_page(
+                record.mode,
+                &record.channel_sid,
+                page_size,
+                after.as_ref(),
+                &authors,
+            )
+            .await
+            .map_err(|error| {
+                let gone = matches!(
+                    error,
+                    crate::twilio::TwilioError::Rejected { status: 404, .. }
+                );
+                fail(
+                    ctx,
+                    if gone {
+                        ApiError::TranscriptGone
+                    } else {
+                        ApiError::TranscriptUpstream(error)
+                    },
+                )
+            })?;
+        let nodes = page
+            .messages
+            .into_iter()
+            .map(Message::try_from)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fail(ctx, e))?;
+        Ok(MessageConnection {
+            nodes,
+            page_info: PageInfo {
+                has_next_page: page.next.is_some(),
+                end_cursor: page.next.map(|next| next.encode()),
+            },
+        })
+    }
+}
+
+/// A rating's comment: trimmed, empty as none, at most [`MAX_COMMENT_CHARS`] characters, and no
+/// control or bidirectional-override characters (line breaks and tabs allowed), so what an agent
+/// or a report shows is what the customer saw.
+fn rating_comment(comment: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(comment) = comment
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+    else {
+        return Ok(None);
+    };
+    if comment.chars().count() > MAX_COMMENT_CHARS {
+        return Err(ApiError::InvalidArgument(format!(
+            "comment is longer than {MAX_COMMENT_CHARS} characters"
+        )));
+    }
+    let hidden = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+    };
+    if comment.chars().any(hidden) {
+        return Err(ApiError::InvalidArgument(
+            "comment holds control or text-direction characters".into(),
+        ));
+    }
+    Ok(Some(comment))
+}
+
+/// Whether `record` can be rated at `now`: why not, if it cannot.
+fn check_ratable(record: &ChatRecord, now: i64, after_chat: &AfterChat) -> Result<(), ApiError> {
+    if record.rating.is_some() {
+        return Err(ApiError::AlreadyRated);
+    }
+    let Some(closed_at) = record
+        .closed_at
+        .filter(|_| record.status == ChatStatus::Closed)
+    else {
+        return Err(ApiError::ChatStillOpen);
+    };
+    if closed_at < now - after_chat.rating_window_seconds {
+        return Err(ApiError::RatingWindowClosed {
+            hours: (after_chat.rating_window_seconds / 3600) as u32,
+        });
+    }
+    Ok(())
 }
 
 #[derive(SimpleObject)]
@@ -261,7 +491,7 @@ impl Query {
             .map_err(|e| fail(ctx, e.into()))?
             .filter(|record| record.identity == scope.identity);
         record
-            .map(|record| Chat::try_from(&ChatSummary::from(&record)))
+            .map(Chat::from_record)
             .transpose()
             .map_err(|e| fail(ctx, e))
     }
@@ -398,5 +628,56 @@ impl Mutation {
             Chat::try_from(&closed)
         };
         ended.await.map_err(|e| fail(ctx, e))
+    }
+
+    /// Rates one of the caller's chats once it has closed: `score` 1 (worst) to 5 (best) and an
+    /// optional `comment` (at most 500 characters). Once per chat: a second rating is refused
+    /// (`ALREADY_RATED`), as is one after the rating window (24 h after closing unless
+    /// configured).
+    async fn rate_chat(
+        &self,
+        ctx: &Context<'_>,
+        channel_sid: ID,
+        score: i32,
+        comment: Option<String>,
+    ) -> async_graphql::Result<Chat> {
+        let scope = scope(ctx)?;
+        let store = ctx.data::<ChannelStore>()?;
+        let after_chat = ctx.data::<AfterChat>()?;
+        let rated = async {
+            let sid = channel_sid_argument(&channel_sid)?;
+            let score = u8::try_from(score)
+                .ok()
+                .filter(|score| (1..=5).contains(score))
+                .ok_or_else(|| ApiError::InvalidArgument("score must be 1 to 5".into()))?;
+            let comment = rating_comment(comment)?;
+            let mine = |record: Option<ChatRecord>| {
+                record
+                    .filter(|record| record.identity == scope.identity)
+                    .ok_or(ApiError::ChatNotFound)
+            };
+            let mut record = mine(store.chat(sid).await?)?;
+            check_ratable(&record, scope.now, after_chat)?;
+            let rating = crate::store::ChatRating {
+                score,
+                comment,
+                rated_at: scope.now,
+            };
+            let since = scope.now - after_chat.rating_window_seconds;
+            match store.rate(sid, &scope.identity, &rating, since).await? {
+                Rated::Stored => {
+                    crate::metrics::chat_rated(score, record.mode.as_str());
+                    tracing::info!(channel_sid = sid, score, "chat rated");
+                    record.rating = Some(rating);
+                    Chat::from_record(record)
+                }
+                // Changed since the read (another rating won): the record says why.
+                Rated::Refused => {
+                    check_ratable(&mine(store.chat(sid).await?)?, scope.now, after_chat)?;
+                    Err(ApiError::AlreadyRated)
+                }
+            }
+        };
+        rated.await.map_err(|e| fail(ctx, e))
     }
 }
