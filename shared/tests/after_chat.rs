@@ -115,6 +115,21 @@ impl Stack {
         serde_json::from_str(&response.text().await.unwrap()).unwrap()
     }
 
+    /// What the agent's page reads: every chat with its task.
+    async fn agent_tasks(&self) -> Vec<Value> {
+        let url = format!("{}/local/tasks", self.twilio.endpoint);
+        let text = client()
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let tasks: Value = serde_json::from_str(&text).unwrap();
+        tasks["tasks"].as_array().unwrap().clone()
+    }
+
     /// The customer's message, sent as Twilio's SDK sends it (as the customer's identity).
     async fn customer_says(&self, sid: &str, mode: &str, identity: &str, body: &str) {
         let (url, author) = if mode == "chat" {
@@ -261,6 +276,23 @@ async fn a_chat_is_rated_once_after_the_agent_or_the_customer_ends_it_and_only_b
             read["data"]["chat"]["rating"]["score"], 4,
             "{mode}: the first rating stands"
         );
+        // Copied to the chat in Twilio, where the agent's side reads it.
+        let tasks = stack.agent_tasks().await;
+        let task = tasks
+            .iter()
+            .find(|task| task["channelSid"] == sid.as_str())
+            .unwrap();
+        assert_eq!(
+            (&task["rating"]["score"], &task["rating"]["comment"]),
+            (&json!(4), &json!("Quick and kind.\nThanks")),
+            "{mode}: {task}"
+        );
+        if mode == "chat" {
+            assert_eq!(
+                task["state"], "inactive",
+                "the copy keeps the channel ended"
+            );
+        }
 
         // The customer ends the next one (endChat): rated as well.
         let sid = stack.open("guest-rater").await;
@@ -534,6 +566,12 @@ async fn twilio_failures_reading_a_transcript_are_coded_upstream_errors() {
     );
     let calls = failing.received_requests().await.unwrap().len();
     assert!((1..=4).contains(&calls), "bounded retries: {calls}");
+
+    // Rating needs the table alone: a Twilio that refuses the copy costs nothing of it.
+    stack.agent_ends(&sid).await;
+    let (status, body) = stack.rate("guest-unlucky", &sid, 5, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["rateChat"]["rating"]["score"], 5);
 
     // A chat Twilio no longer has: gone, not a failure of ours.
     let stack = Stack::start("chat", &[]).await;

@@ -208,6 +208,8 @@ class TwilioModel:
         """A chat's own update: a conversation's `State`, a legacy channel's `Attributes` (Flex
         reads `status: INACTIVE` there as ended)."""
         if chat["api"] == "conversations":
+            if "Attributes" in form:
+                chat["attributes"] = json.loads(form["Attributes"] or "{}")
             state = form.get("State")
             if state:
                 if chat["state"] == "closed" and state != "closed":
@@ -274,6 +276,9 @@ class TwilioModel:
         with self.lock:
             return [{"channelSid": sid, "mode": chat["mode"], "customer": chat["customer"], "identity": chat["identity"],
                      "state": chat["state"], "accepted": chat["accepted"],
+                     # What the backend copies to the chat's attributes when the customer rates it.
+                     "rating": (chat["attributes"] if chat["api"] == "conversations"
+                                else chat.get("channel_attributes", {})).get("customerRating"),
                      "task": chat["task"], "conversationAttributes": chat["attributes"], "messages": chat["messages"]}
                     for sid, chat in self.chats.items()]
 

@@ -71,6 +71,39 @@ impl TwilioChats {
         }
     }
 
+    /// Sets `key` in the chat's own attributes (a conversation's or a legacy channel's JSON
+    /// `attributes`), keeping the others: one read, one update. Twilio fires no webhook for it
+    /// (no `X-Twilio-Webhook-Enabled`). Attributes that are not a JSON object are left as they
+    /// are rather than replaced.
+    pub async fn add_attribute(
+        &self,
+        mode: FlexMode,
+        sid: &str,
+        key: &str,
+        value: Value,
+    ) -> Result<(), TwilioError> {
+        let url = self.chat_url(mode.chat_api(), sid);
+        let chat = self.twilio.get("fetch chat", &url).await?;
+        let attributes: Value =
+            serde_json::from_str(chat["attributes"].as_str().unwrap_or("{}")).unwrap_or_default();
+        let Value::Object(mut attributes) = attributes else {
+            return Err(TwilioError::BadResponse {
+                what: "fetch chat",
+                reason: "its attributes are not a JSON object".into(),
+            });
+        };
+        attributes.insert(key.to_owned(), value);
+        let attributes = Value::Object(attributes).to_string();
+        self.twilio
+            .post(
+                "update chat attributes",
+                &url,
+                &[("Attributes", &attributes)],
+            )
+            .await
+            .map(drop)
+    }
+
     /// `base` with `query` appended, its values encoded.
     pub(super) fn url_with(
         &self,

@@ -103,11 +103,12 @@ fn price(parent: Parent, field: &str) -> (Cost, Option<Parent>) {
             },
             None,
         ),
-        // The record, and again when a concurrent rating won; one conditional write.
+        // The record, and again when a concurrent rating won; one conditional write; the
+        // chat's attributes read and updated in Twilio.
         (Parent::Mutation, "rateChat") => (
             Cost {
                 store_reads: 2,
-                twilio_calls: 0,
+                twilio_calls: 2,
                 mutation_fields: 1,
             },
             Some(Parent::Chat),
@@ -270,11 +271,13 @@ mod tests {
             Ok(read(1, 1, 0))
         );
         assert_eq!(
-            cost_of(
-                "mutation { rateChat(channelSid: \"CH1\", score: 5) { rating { score } messages { nodes { body } } } }"
-            ),
-            Ok(read(2, 1, 1))
+            cost_of("mutation { rateChat(channelSid: \"CH1\", score: 5) { rating { score } } }"),
+            Ok(read(2, 2, 1))
         );
+        // Its answer's transcript would be a third Twilio call: read it with chat(channelSid).
+        let rate_and_read =
+            "mutation { rateChat(channelSid: \"CH1\", score: 5) { messages { nodes { body } } } }";
+        assert!(cost_of(rate_and_read).is_err());
         // Lists answer summaries: the field is refused there without a call.
         assert_eq!(
             cost_of("{ me { activeChat { messages { nodes { body } } } } }"),

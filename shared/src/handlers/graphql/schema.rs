@@ -361,6 +361,30 @@ fn rating_comment(comment: Option<String>) -> Result<Option<String>, ApiError> {
     Ok(Some(comment))
 }
 
+/// The attribute the rating is copied to on the chat in Twilio.
+pub const RATING_ATTRIBUTE: &str = "customerRating";
+
+/// Copies the stored rating to the chat's attributes in Twilio, where an agent's Flex UI (a
+/// plugin) or a report can read it. Best effort: the record holds the rating whatever Twilio
+/// says, so a refusal is logged and the rating answered.
+async fn copy_rating_to_chat(
+    chats: &TwilioChats,
+    record: &ChatRecord,
+    rating: &crate::store::ChatRating,
+) {
+    let value = serde_json::json!({
+        "score": rating.score,
+        "comment": rating.comment,
+        "ratedAt": crate::http::rfc3339(rating.rated_at).ok(),
+    });
+    if let Err(error) = chats
+        .add_attribute(record.mode, &record.channel_sid, RATING_ATTRIBUTE, value)
+        .await
+    {
+        tracing::warn!(channel_sid = %record.channel_sid, %error, "rating stored, not copied to the chat in Twilio");
+    }
+}
+
 /// Whether `record` can be rated at `now`: why not, if it cannot.
 fn check_ratable(record: &ChatRecord, now: i64, after_chat: &AfterChat) -> Result<(), ApiError> {
     if record.rating.is_some() {
@@ -644,6 +668,7 @@ impl Mutation {
         let scope = scope(ctx)?;
         let store = ctx.data::<ChannelStore>()?;
         let after_chat = ctx.data::<AfterChat>()?;
+        let chats = ctx.data::<TwilioChats>()?;
         let rated = async {
             let sid = channel_sid_argument(&channel_sid)?;
             let score = u8::try_from(score)
@@ -668,6 +693,7 @@ impl Mutation {
                 Rated::Stored => {
                     crate::metrics::chat_rated(score, record.mode.as_str());
                     tracing::info!(channel_sid = sid, score, "chat rated");
+                    copy_rating_to_chat(chats, &record, &rating).await;
                     record.rating = Some(rating);
                     Chat::from_record(record)
                 }
