@@ -64,6 +64,11 @@ function render(chat) {
         el("span", { className: "author" }, m.author === "agent" ? "You" : chat.customer),
         el("span", { className: "text" }, m.body)))),
   );
+  if (chat.rating) {
+    const comment = chat.rating.comment ? `: “${chat.rating.comment}”` : "";
+    item.append(el("p", { className: "rating", "data-score": String(chat.rating.score) },
+      `Customer's rating: ${chat.rating.score}/5${comment}`));
+  }
   if (chat.state === "active") {
     const input = el("input", { name: "reply", placeholder: "Reply to the customer", value: drafts[chat.channelSid] || "" });
     input.setAttribute("aria-label", `Reply to ${chat.customer}`);

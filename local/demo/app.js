@@ -1,7 +1,8 @@
 // The "Talk to agent" flow of the telecom web app, against flex-handoff's API:
 // POST /token (the server decides who we are), POST /channel (open or reuse the Flex chat),
 // then the chat itself through transport.js (Twilio's SDK, or the local Twilio under make dev).
-// POST /graphql lists the customer's chats ("Your chats") and ends the open one ("End chat").
+// POST /graphql lists the customer's chats ("Your chats") and ends the open one ("End chat");
+// once a chat has ended, whoever ended it, the customer rates it and can read its transcript.
 // GET /availability says, before the press, whether the team is open, who is there and how long
 // the wait is likely to be; the page polls it (every 10 s, as the API asks).
 "use strict";
@@ -124,6 +125,15 @@ const END_CHAT = `mutation EndChat($channelSid: ID!) {
   endChat(channelSid: $channelSid) { channelSid status closedAt }
 }`;
 
+const RATE_CHAT = `mutation RateChat($channelSid: ID!, $score: Int!, $comment: String) {
+  rateChat(channelSid: $channelSid, score: $score, comment: $comment) { channelSid rating { score comment } }
+}`;
+const TRANSCRIPT = `query Transcript($channelSid: ID!, $after: String) {
+  chat(channelSid: $channelSid) {
+    messages(first: 20, after: $after) { nodes { author role body at } pageInfo { hasNextPage endCursor } }
+  }
+}`;
+
 // One GraphQL operation; its first error (GraphQL's shape: extensions.code) becomes the thrown one.
 async function graphql(token, query, variables) {
   let response;
@@ -216,9 +226,75 @@ async function showChats() {
   document.body.dataset.chatsListed = String(me.chats.edges.length);
 }
 
+// After the chat, whoever ended it: the rating prompt and the transcript, for that chat.
+function showAfterChat(channelSid) {
+  const section = $("after-chat");
+  section.dataset.channelSid = channelSid;
+  section.hidden = false;
+  $("rating-form").reset();
+  $("rating-form").hidden = false;
+  $("rating-result").hidden = true;
+  $("transcript").replaceChildren();
+  $("transcript").hidden = true;
+  $("more-transcript").hidden = true;
+  delete document.body.dataset.rated;
+  delete document.body.dataset.ratingError;
+  delete document.body.dataset.transcriptLoaded;
+}
+
+async function rateChat(event) {
+  event.preventDefault();
+  const form = $("rating-form");
+  const channelSid = $("after-chat").dataset.channelSid;
+  const score = Number(new FormData(form).get("score"));
+  const comment = $("rating-comment").value.trim() || null;
+  showError("");
+  try {
+    await getToken();
+    const { rateChat: rated } = await graphql(currentToken, RATE_CHAT, { channelSid, score, comment });
+    form.hidden = true;
+    $("rating-result").textContent = `Thanks: you rated this chat ${rated.rating.score} out of 5.`;
+    $("rating-result").hidden = false;
+    document.body.dataset.rated = String(rated.rating.score);
+  } catch (error) {
+    document.body.dataset.ratingError = error.code || "failed";
+    showError(error.message);
+  }
+}
+
+let transcriptCursor = null;
+async function showTranscript(more) {
+  const channelSid = $("after-chat").dataset.channelSid;
+  if (!more) {
+    transcriptCursor = null;
+    $("transcript").replaceChildren();
+  }
+  showError("");
+  try {
+    await getToken();
+    const { chat } = await graphql(currentToken, TRANSCRIPT, { channelSid, after: transcriptCursor });
+    const { nodes, pageInfo } = chat.messages;
+    $("transcript").append(...nodes.map((message) => {
+      const item = document.createElement("li");
+      item.dataset.role = message.role;
+      const author = Object.assign(document.createElement("span"), { className: "author", textContent: message.author });
+      const text = Object.assign(document.createElement("span"), { className: "text", textContent: message.body });
+      item.append(author, text);
+      return item;
+    }));
+    $("transcript").hidden = false;
+    transcriptCursor = pageInfo.endCursor;
+    $("more-transcript").hidden = !pageInfo.hasNextPage;
+    document.body.dataset.transcriptLoaded = String($("transcript").children.length);
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
 function chatEnded(channelSid, by) {
   if (chatTransport) chatTransport.close();
   chatTransport = null;
+  showAfterChat(channelSid);
   $("connection").textContent = by === "you"
     ? "You ended the chat. Talk to agent opens a new one."
     : "The agent ended the chat. Talk to agent opens a new one.";
@@ -287,6 +363,7 @@ async function talkToAgent() {
     if (!chat.reused) document.body.dataset.contextDelivered = String(chat.contextDelivered);
     delete document.body.dataset.chatEnded;
     delete document.body.dataset.endedBy;
+    $("after-chat").hidden = true;
     addMessage("received", "Assistant", "I'm handing you over to an agent.");
     await connectChat(minted.token, chat.channelSid);
     await showChats();
@@ -335,6 +412,9 @@ fetch(`${api}/config.json`).then((r) => (r.ok ? r.json() : {})).catch(() => ({})
   setInterval(showAvailability, 1000 * (config.availabilityPollSeconds || 10));
 });
 $("end-chat").addEventListener("click", endChat);
+$("rating-form").addEventListener("submit", rateChat);
+$("show-transcript").addEventListener("click", () => showTranscript(false));
+$("more-transcript").addEventListener("click", () => showTranscript(true));
 $("composer").addEventListener("submit", send);
 // A returning guest sees their chats at once; a stale token just leaves the list empty.
 currentToken = localStorage.getItem(TOKEN_KEY);

@@ -3,7 +3,9 @@
 // shown is the one DynamoDB records for the identity shown; reload, press again: reused. And in
 // each Flex mode the whole handoff with the agent's page beside the customer's: the task with
 // the bot's context, messages both ways, the agent ending the chat, the record closed, a new chat,
-// "Your chats" listing both from POST /graphql, and the customer ending the new one. Before the
+// "Your chats" listing both from POST /graphql, and the customer ending the new one; after each
+// end the customer rates the chat (shown on the agent's page) and reads its transcript, and an
+// open chat or someone else's cannot be rated. Before the
 // press, GET /availability's banner: agents available with the wait, no agent (the agent page
 // sets both offline), and closed with the next opening (set with the real flex-schedule command).
 import { test, before, after } from "node:test";
@@ -154,6 +156,30 @@ async function sideBySide(mode) {
   await page.close();
 }
 
+const RATE = `mutation($channelSid: ID!, $score: Int!) {
+  rateChat(channelSid: $channelSid, score: $score) { rating { score } }
+}`;
+
+/** One GraphQL operation as `token`'s caller: the answer's JSON. */
+async function gql(stack, token, query, variables) {
+  const response = await fetch(`${stack.url}/graphql`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ query, variables }),
+  });
+  return response.json();
+}
+
+/** The customer rates the chat that just ended, on the page's prompt. */
+async function rate(customer, score, comment) {
+  await customer.locator("#after-chat").waitFor({ state: "visible" });
+  await customer.getByRole("radio", { name: String(score) }).check();
+  await customer.getByLabel("Comment (optional)").fill(comment);
+  await customer.getByRole("button", { name: "Send rating" }).click();
+  await customer.waitForSelector(`body[data-rated="${score}"]`);
+  assert.match(await customer.locator("#rating-result").textContent(), new RegExp(`rated this chat ${score} out of 5`));
+}
+
 for (const mode of ["conversations", "interactions", "chat"]) {
   test(`${mode}: the agent gets the bot's context, they chat, the agent ends it, the next press opens a new chat`, async () => {
     const stack = mode === "conversations" ? shared : await startStack(mode);
@@ -199,6 +225,27 @@ for (const mode of ["conversations", "interactions", "chat"]) {
       assert.equal(stored.active, null, "no active pointer once the chat ended");
       assert.equal(stored.chat.status, "closed");
       assert.ok(stored.chat.expiresAt > Date.now() / 1000, "the closed record keeps a TTL");
+      assert.ok(stored.chat.acceptedAt >= stored.chat.createdAt, "flex-webhook recorded the agent's acceptance");
+
+      // After the agent's end: the customer rates the chat, the agent's page shows it, and the
+      // transcript has both sides in order (the server's, from Twilio's messages).
+      await rate(customer, 4, "Sam sorted it out");
+      await agent.waitForSelector(`li.task[data-channel-sid="${channelSid}"] .rating[data-score="4"]`);
+      assert.match(await agent.locator(`li.task[data-channel-sid="${channelSid}"] .rating`).textContent(), /4\/5: “Sam sorted it out”/);
+      assert.equal(record(stack, identity, channelSid).chat.rating, 4, "stored on the chat's record");
+      await customer.getByRole("button", { name: "Read the transcript" }).click();
+      await customer.waitForSelector("body[data-transcript-loaded]");
+      const spoken = await customer.locator('#transcript li:not([data-role="BOT"])').evaluateAll(
+        (items) => items.map((item) => [item.dataset.role, item.querySelector(".author").textContent, item.querySelector(".text").textContent]));
+      assert.deepEqual(spoken, [
+        ["CUSTOMER", "You", "Hello, is anyone there?"],
+        ["AGENT", "Agent", "Hi, I'm Sam from support. Let me look at that charge."],
+      ], "both sides in order, the agent unnamed");
+      await customer.screenshot({ path: path.join(artifacts, `${mode}-rated.png`), fullPage: true });
+      // Someone else cannot rate it.
+      const { token: strangerToken } = await (await fetch(`${stack.url}/token`, { method: "POST" })).json();
+      const stranger = await gql(stack, strangerToken, RATE, { channelSid, score: 1 });
+      assert.equal(stranger.errors[0].extensions.code, "CHAT_NOT_FOUND");
 
       await customer.getByRole("button", { name: "Talk to agent" }).click();
       await customer.waitForFunction((old) => document.body.dataset.channelSid !== old && !document.body.dataset.chatEnded, channelSid);
@@ -210,6 +257,11 @@ for (const mode of ["conversations", "interactions", "chat"]) {
       const listed = await customer.locator("#chat-list li").evaluateAll(
         (items) => items.map((item) => [item.dataset.channelSid, item.dataset.status]));
       assert.deepEqual(listed, [[newSid, "ACTIVE"], [channelSid, "CLOSED"]], "newest first, each with its status");
+      assert.equal(await customer.locator("#after-chat").isHidden(), true, "no rating prompt while a chat is open");
+      // An open chat cannot be rated.
+      const customerToken = await customer.evaluate(() => localStorage.getItem("flex-handoff.token"));
+      const early = await gql(stack, customerToken, RATE, { channelSid: newSid, score: 5 });
+      assert.equal(early.errors[0].extensions.code, "CHAT_STILL_OPEN");
 
       // The customer ends this one (endChat): Twilio's side as the mode requires, then the record.
       await customer.getByRole("button", { name: "End chat" }).click();
@@ -222,6 +274,9 @@ for (const mode of ["conversations", "interactions", "chat"]) {
       assert.equal(ended.chat.status, "closed");
       assert.ok(ended.chat.expiresAt > Date.now() / 1000, "and keeps the record with a TTL");
       await agent.waitForSelector(`li.task[data-channel-sid="${newSid}"]:not([data-state="active"])`);
+      // After the customer's end: rated as well.
+      await rate(customer, 2, "");
+      await agent.waitForSelector(`li.task[data-channel-sid="${newSid}"] .rating[data-score="2"]`);
       await customer.screenshot({ path: path.join(artifacts, `${mode}-customer-ended.png`), fullPage: true });
       await customer.close();
       await agent.close();
