@@ -46,7 +46,7 @@ pub enum ApiError {
     #[error("{0}")]
     GraphqlTooCostly(String),
     /// Too many new guests or new chats from one client; try again after the given seconds.
-    #[error("too many {what} from your network; try again in {retry_after_seconds} s")]
+    #[error("too many {what}; try again in {retry_after_seconds} s")]
     RateLimited {
         what: &'static str,
         retry_after_seconds: u64,

@@ -586,3 +586,43 @@ async fn twilio_failures_reading_a_transcript_are_coded_upstream_errors() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_customer_reads_a_limited_number_of_transcript_pages() {
+    let stack = Stack::start(
+        "conversations",
+        &[
+            ("TRANSCRIPT_PAGES_PER_MINUTE", "1"),
+            ("TRANSCRIPT_PAGES_BURST", "2"),
+        ],
+    )
+    .await;
+    let sid = stack.open("guest-poller").await;
+    let other = stack.open("guest-patient").await;
+    for _ in 0..2 {
+        let (status, body) = stack
+            .graphql("guest-poller", TRANSCRIPT, json!({"sid": sid}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = stack
+        .graphql("guest-poller", TRANSCRIPT, json!({"sid": sid}))
+        .await;
+    assert_eq!(
+        (status, codes(&body)),
+        (429, vec!["RATE_LIMITED".to_owned()]),
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("transcript pages"),
+        "{body}"
+    );
+    // Another customer's budget is their own.
+    let (status, body) = stack
+        .graphql("guest-patient", TRANSCRIPT, json!({"sid": other}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -70,7 +70,11 @@ async fn a_new_chat_is_opened_recorded_and_then_reused_without_calling_twilio() 
     );
     assert_eq!(
         field(&hook, "Configuration.Filters"),
-        ["onConversationStateUpdated", "onConversationRemoved"]
+        [
+            "onConversationStateUpdated",
+            "onConversationRemoved",
+            "onParticipantAdded"
+        ]
     );
 
     let record = state.store.chat(CONVERSATION).await.unwrap().unwrap();
@@ -135,7 +139,7 @@ async fn legacy_mode_checks_the_flow_then_opens_a_flex_channel_with_a_chat_webho
     assert_eq!(field(&hook, "Configuration.Method"), ["POST"]);
     assert_eq!(
         field(&hook, "Configuration.Filters"),
-        ["onChannelUpdated", "onChannelDestroyed"]
+        ["onChannelUpdated", "onChannelDestroyed", "onMemberAdded"]
     );
 }
 

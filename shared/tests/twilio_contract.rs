@@ -272,7 +272,11 @@ async fn every_mode_sends_only_what_twilios_specs_allow() {
         .collect();
     assert_eq!(
         filters,
-        ["onConversationStateUpdated", "onConversationRemoved"]
+        [
+            "onConversationStateUpdated",
+            "onConversationRemoved",
+            "onParticipantAdded"
+        ]
     );
 }
 

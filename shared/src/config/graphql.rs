@@ -33,6 +33,8 @@ pub struct GraphqlSettings {
     pub rating_window_hours: u32,
     /// The author a transcript shows for every agent's message.
     pub transcript_agent_name: String,
+    /// Transcript pages per customer.
+    pub transcript_pages: super::RateLimit,
 }
 
 impl GraphqlSettings {
@@ -55,6 +57,7 @@ impl GraphqlSettings {
                 1..=720,
             )?,
             transcript_agent_name: agent_name(&env)?,
+            transcript_pages: super::limits::transcript_pages(&env)?,
         })
     }
 }

@@ -1,5 +1,5 @@
-//! The abuse limits' settings: per client (source network), how many new guests and new chats
-//! (README, "Security").
+//! The abuse limits' settings: per client (source network), how many new guests and new chats,
+//! and per customer how many transcript pages (README, "Security").
 
 use super::CHANNELS_TABLE_VAR;
 use super::ConfigError;
@@ -9,6 +9,8 @@ pub const NEW_GUESTS_PER_MINUTE_VAR: &str = "NEW_GUESTS_PER_MINUTE";
 pub const NEW_GUESTS_BURST_VAR: &str = "NEW_GUESTS_BURST";
 pub const NEW_CHATS_PER_MINUTE_VAR: &str = "NEW_CHATS_PER_MINUTE";
 pub const NEW_CHATS_BURST_VAR: &str = "NEW_CHATS_BURST";
+pub const TRANSCRIPT_PAGES_PER_MINUTE_VAR: &str = "TRANSCRIPT_PAGES_PER_MINUTE";
+pub const TRANSCRIPT_PAGES_BURST_VAR: &str = "TRANSCRIPT_PAGES_BURST";
 
 /// A limit: `per_minute` sustained, `burst` at once from full. `per_minute` 0: no limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +47,16 @@ pub fn new_chats(env: &impl Env) -> Result<RateLimit, ConfigError> {
         env,
         (NEW_CHATS_PER_MINUTE_VAR, 10),
         (NEW_CHATS_BURST_VAR, 20),
+    )
+}
+
+/// Transcript pages per customer (identity): each is a Twilio read, so a customer polling their
+/// transcript cannot spend the account's Twilio rate limits.
+pub fn transcript_pages(env: &impl Env) -> Result<RateLimit, ConfigError> {
+    limit(
+        env,
+        (TRANSCRIPT_PAGES_PER_MINUTE_VAR, 30),
+        (TRANSCRIPT_PAGES_BURST_VAR, 20),
     )
 }
 

@@ -77,7 +77,7 @@ pub async fn token_response(
     let TokenRequest {} = parse_json_body(request)?;
     let caller = state.callers.resolve(request, NewGuests::Allowed, now)?;
     if let (IdentitySource::NewGuest, Some(limiter)) = (caller.source, &state.new_guests) {
-        within_limit(limiter, request, "new guests", now).await?;
+        within_limit(limiter, request, "new guests from your network", now).await?;
     }
     let issuer = state.callers.issuer();
     let token = issuer.mint(&caller.identity, now);

@@ -212,7 +212,13 @@ pub async fn channel_response(
                 // Taking over a dead request's claim completes its chat: not a new one.
                 if matches!(free, Slot::Empty) && !limit_taken {
                     within_hours(state, clock.now()).await?;
-                    within_limit(&state.new_chats, request, "new chats", clock.now()).await?;
+                    within_limit(
+                        &state.new_chats,
+                        request,
+                        "new chats from your network",
+                        clock.now(),
+                    )
+                    .await?;
                     limit_taken = true;
                 }
                 let press = Press {

@@ -22,6 +22,7 @@ use crate::error::ApiError;
 use crate::flex::TwilioChats;
 use crate::http::{MAX_BODY_BYTES, body_within, json_response, logged, require_post};
 use crate::identity::{Callers, NewGuests};
+use crate::rate_limit::RateLimiter;
 use crate::store::ChannelStore;
 use crate::twilio::TwilioClient;
 use schema::{AfterChat, ChatSchema, RequestScope, build_schema};
@@ -42,6 +43,7 @@ impl GraphqlState {
         graphql: &GraphqlSettings,
         dynamodb: aws_sdk_dynamodb::Client,
     ) -> Self {
+        let dynamodb_for_limits = dynamodb.clone();
         let store = ChannelStore::new(
             dynamodb.clone(),
             &graphql.table,
@@ -65,6 +67,12 @@ impl GraphqlState {
                 AfterChat {
                     rating_window_seconds: i64::from(graphql.rating_window_hours) * 3600,
                     agent_name: graphql.transcript_agent_name.clone(),
+                    transcript_pages: RateLimiter::new(
+                        dynamodb_for_limits,
+                        &graphql.table,
+                        "transcript-page",
+                        graphql.transcript_pages,
+                    ),
                 },
                 graphql.introspection,
             ),

@@ -42,6 +42,8 @@ pub struct AfterChat {
     pub rating_window_seconds: i64,
     /// What the transcript calls every agent.
     pub agent_name: String,
+    /// Transcript pages per customer: each is a Twilio read.
+    pub transcript_pages: crate::rate_limit::RateLimiter,
 }
 
 /// The schema, built once per cold start with the services its resolvers use.
@@ -291,6 +293,25 @@ impl Chat {
                 })
             })
             .transpose()?;
+        let scope = scope(ctx)?;
+        let verdict = after_chat
+            .transcript_pages
+            .take(&record.identity, scope.now_ms)
+            .await
+            .map_err(|e| fail(ctx, e.into()))?;
+        if let crate::rate_limit::Verdict::Limited {
+            retry_after_seconds,
+        } = verdict
+        {
+            tracing::warn!(retry_after_seconds, "transcript pages rate limited");
+            return Err(fail(
+                ctx,
+                ApiError::RateLimited {
+                    what: "transcript pages for your chats",
+                    retry_after_seconds,
+                },
+            ));
+        }
         let authors = Authors {
             customer_identity: &record.identity,
             agent_name: &after_chat.agent_name,
