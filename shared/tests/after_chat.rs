@@ -5,15 +5,14 @@
 
 use std::sync::Arc;
 
-use flex_handoff::config::WebhookSettings;
 use flex_handoff::handlers::channel::{ChannelState, channel_response};
 use flex_handoff::handlers::graphql::{GraphqlState, graphql_response};
-use flex_handoff::handlers::webhook::{WebhookState, webhook_response};
+use flex_handoff::handlers::webhook::WebhookState;
 use flex_handoff::token::TokenIssuer;
 use flex_handoff_testkit::channel::press;
 use flex_handoff_testkit::graphql::{error_codes, operation};
 use flex_handoff_testkit::{
-    EventBuilder, LocalTwilio, MotoServer, channel_settings, dev_env, dev_settings,
+    LocalTwilio, MotoServer, WebhookReceiver, channel_settings, dev_env, dev_settings,
     graphql_settings,
 };
 use serde_json::{Value, json};
@@ -29,7 +28,7 @@ fn client() -> reqwest::Client {
 struct Stack {
     twilio: LocalTwilio,
     _moto: MotoServer,
-    receiver: MockServer,
+    receiver: WebhookReceiver,
     channel: ChannelState,
     webhook: WebhookState,
     graphql: GraphqlState,
@@ -42,12 +41,8 @@ impl Stack {
         let twilio = LocalTwilio::start(&auth_token);
         let moto = MotoServer::start();
         let table = moto.create_channels_table();
-        let receiver = MockServer::start().await;
-        Mock::given(wiremock::matchers::method("POST"))
-            .respond_with(ResponseTemplate::new(200))
-            .mount(&receiver)
-            .await;
-        let webhook_url = format!("{}/twilio/webhook", receiver.uri());
+        let receiver = WebhookReceiver::start().await;
+        let webhook_url = receiver.url.clone();
         let settings = dev_settings(&[]);
         let hosts = [
             ("FLEX_MODE", mode),
@@ -65,19 +60,7 @@ impl Stack {
         graphql_env.extend_from_slice(extra);
         let graphql =
             GraphqlState::build(&settings, &graphql_settings(&graphql_env), moto.dynamodb());
-        let webhook = WebhookState::build(
-            &WebhookSettings {
-                auth_token: secrecy::SecretString::from(auth_token),
-                table: table.clone(),
-                closed_retention_days: 30,
-                public_url: webhook_url,
-                connection_overrides: Some(
-                    flex_handoff::config::webhook::DEFAULT_CONNECTION_OVERRIDES.into(),
-                ),
-                queue_name: "default".into(),
-            },
-            moto.dynamodb(),
-        );
+        let webhook = receiver.state(&table, moto.dynamodb());
         Self {
             twilio,
             _moto: moto,
@@ -162,19 +145,7 @@ impl Stack {
     /// The agent ends the chat; its webhook reaches flex-webhook's handler.
     async fn agent_ends(&self, sid: &str) {
         self.agent(sid, "end", &[]).await;
-        let received = self.receiver.received_requests().await.unwrap();
-        let hook = received.last().unwrap();
-        let event = EventBuilder::new("POST", "/twilio/webhook")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header(
-                "x-twilio-signature",
-                hook.headers["x-twilio-signature"].to_str().unwrap(),
-            )
-            .body(std::str::from_utf8(&hook.body).unwrap());
-        let closed = webhook_response(&self.webhook, &event.request(), flex_handoff::unix_now())
-            .await
-            .unwrap();
-        let closed: Value = serde_json::from_slice(closed.body().as_ref()).unwrap();
+        let closed = self.receiver.deliver_last(&self.webhook).await;
         assert_eq!(closed["result"], "closed", "{closed}");
     }
 

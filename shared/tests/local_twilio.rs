@@ -5,20 +5,17 @@
 //! customer ends that one through `chat-graphql`'s handler.
 //! Requests off Twilio's spec are refused, by Prism, with the reason.
 
-use flex_handoff::config::WebhookSettings;
 use flex_handoff::handlers::channel::{ChannelState, channel_response};
 use flex_handoff::handlers::graphql::{GraphqlState, graphql_response};
-use flex_handoff::handlers::webhook::{WebhookState, webhook_response};
 use flex_handoff::store::ChatStatus;
 use flex_handoff::store::Slot;
 use flex_handoff_testkit::channel::press;
 use flex_handoff_testkit::graphql::operation;
 use flex_handoff_testkit::{
-    EventBuilder, LocalTwilio, MotoServer, channel_settings, dev_env, dev_settings, event_file,
+    LocalTwilio, MotoServer, WebhookReceiver, channel_settings, dev_env, dev_settings, event_file,
     graphql_settings,
 };
 use serde_json::Value;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A plain HTTP client for the local servers; TLS is never used, but reqwest wants a provider.
 fn client() -> reqwest::Client {
@@ -68,50 +65,16 @@ fn context_body() -> String {
     event["body"].as_str().unwrap().to_owned()
 }
 
-/// The last webhook the local Twilio sent, as Twilio signed it, through flex-webhook's handler.
-async fn deliver_last_webhook(receiver: &MockServer, state: &WebhookState) -> Value {
-    let received = receiver.received_requests().await.unwrap();
-    let hook = received.last().unwrap();
-    let event = EventBuilder::new("POST", "/twilio/webhook")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header(
-            "x-twilio-signature",
-            hook.headers["x-twilio-signature"].to_str().unwrap(),
-        )
-        .body(std::str::from_utf8(&hook.body).unwrap());
-    let response = webhook_response(state, &event.request(), flex_handoff::unix_now())
-        .await
-        .unwrap();
-    serde_json::from_slice(response.body().as_ref()).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_webhook() {
     let auth_token = dev_env()["TWILIO_AUTH_TOKEN"].clone();
     let twilio = LocalTwilio::start(&auth_token);
     let moto = MotoServer::start();
     let table = moto.create_channels_table();
-    let receiver = MockServer::start().await;
-    Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
-    let webhook_url = format!("{}/twilio/webhook", receiver.uri());
+    let receiver = WebhookReceiver::start().await;
+    let webhook_url = receiver.url.clone();
     let settings = dev_settings(&[]);
-    let webhook_state = WebhookState::build(
-        &WebhookSettings {
-            auth_token: secrecy::SecretString::from(auth_token.clone()),
-            table: table.clone(),
-            closed_retention_days: 30,
-            public_url: webhook_url.clone(),
-            // What create-channel registers by default; the local Twilio signs the URL with it.
-            connection_overrides: Some(
-                flex_handoff::config::webhook::DEFAULT_CONNECTION_OVERRIDES.into(),
-            ),
-            queue_name: "default".into(),
-        },
-        moto.dynamodb(),
-    );
+    let webhook_state = receiver.state(&table, moto.dynamodb());
     let issuer = flex_handoff::token::TokenIssuer::from_settings(&settings);
 
     for mode in ["conversations", "chat", "interactions"] {
@@ -167,7 +130,7 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
             (200, Some(1)),
             "{mode}: {accepted}"
         );
-        let joined = deliver_last_webhook(&receiver, &webhook_state).await;
+        let joined = receiver.deliver_last(&webhook_state).await;
         assert_eq!(joined["result"], "accepted", "{mode}: {joined}");
         let record = state.store.chat(&sid).await.unwrap().unwrap();
         assert!(record.accepted_at.is_some(), "{mode}");
@@ -185,7 +148,7 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
             (200, Some(1)),
             "{mode}: {ended}"
         );
-        let closed = deliver_last_webhook(&receiver, &webhook_state).await;
+        let closed = receiver.deliver_last(&webhook_state).await;
         assert_eq!(closed["result"], "closed", "{mode}: {closed}");
         let record = state.store.chat(&sid).await.unwrap().unwrap();
         assert_eq!(record.status, ChatStatus::Closed, "{mode}");
@@ -212,7 +175,7 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
 
         // The customer ends the new one (chat-graphql's endChat): Twilio's side as the mode
         // requires, each request checked by Prism, then the record; no webhook is needed.
-        let hooks_before = receiver.received_requests().await.unwrap().len();
+        let hooks_before = receiver.received().await;
         let graphql = graphql_settings(&[
             ("CHANNELS_TABLE", &table),
             ("TWILIO_FLEX_API_URL", &twilio.endpoint),
@@ -249,7 +212,7 @@ async fn each_mode_opens_shows_the_agent_the_context_and_ends_through_a_signed_w
             Slot::Empty
         );
         assert_eq!(
-            receiver.received_requests().await.unwrap().len(),
+            receiver.received().await,
             hooks_before,
             "{mode}: REST updates fire no webhook"
         );

@@ -7,7 +7,8 @@
 //! - [`events`]: API Gateway events, built or read from `events/`, and their responses;
 //! - [`runtime`]: a function binary run under a fake Lambda Runtime API;
 //! - [`channel`]: `create-channel`'s handler on moto and the stand-ins, and its test helpers;
-//! - [`graphql`]: `chat-graphql`'s handler on moto and the stand-ins.
+//! - [`graphql`]: `chat-graphql`'s handler on moto and the stand-ins;
+//! - [`webhook`]: where the local Twilio's webhooks land, fed to `flex-webhook`'s handler.
 
 pub mod channel;
 pub mod env;
@@ -17,6 +18,7 @@ pub mod moto;
 pub mod process;
 pub mod runtime;
 pub mod twilio;
+pub mod webhook;
 
 pub use env::{
     channel_settings, dev_env, dev_env_with, dev_settings, graphql_settings, workspace_root,
@@ -30,3 +32,4 @@ pub use twilio::{
     STAND_IN_CUSTOM_CONVERSATION_SID, STAND_IN_INTERACTION_CHANNEL_SID, STAND_IN_INTERACTION_SID,
     TwilioStandIns, twilio_form_signature, twilio_helper,
 };
+pub use webhook::WebhookReceiver;
