@@ -271,28 +271,12 @@ impl Chat {
         let record = self.record("messages").map_err(|e| fail(ctx, e))?;
         let chats = ctx.data::<TwilioChats>()?;
         let after_chat = ctx.data::<AfterChat>()?;
-        let max = crate::flex::transcript::MAX_PAGE_SIZE;
-        let page_size = usize::try_from(first.unwrap_or(DEFAULT_MESSAGES_PAGE_SIZE))
-            .ok()
-            .filter(|size| (1..=max).contains(size))
-            .ok_or_else(|| {
-                fail(
-                    ctx,
-                    ApiError::InvalidArgument(format!("first must be 1 to {max}")),
-                )
-            })?;
-        let after = after
-            .map(|cursor| {
-                MessageCursor::decode(&cursor).ok_or_else(|| {
-                    fail(
-                        ctx,
-                        ApiError::InvalidArgument(
-                            "after is not a cursor this API handed out".into(),
-                        ),
-                    )
-                })
-            })
-            .transpose()?;
+        let page_size = page_size(
+            first.unwrap_or(DEFAULT_MESSAGES_PAGE_SIZE),
+            1..=crate::flex::transcript::MAX_PAGE_SIZE,
+        )
+        .map_err(|e| fail(ctx, e))?;
+        let after = cursor(after, MessageCursor::decode).map_err(|e| fail(ctx, e))?;
         let scope = scope(ctx)?;
         let verdict = after_chat
             .transcript_pages
@@ -492,6 +476,31 @@ impl QueueAvailability {
     }
 }
 
+/// A `first` argument within `allowed`.
+fn page_size(first: i32, allowed: std::ops::RangeInclusive<usize>) -> Result<usize, ApiError> {
+    usize::try_from(first)
+        .ok()
+        .filter(|size| allowed.contains(size))
+        .ok_or_else(|| {
+            ApiError::InvalidArgument(format!(
+                "first must be {} to {}",
+                allowed.start(),
+                allowed.end()
+            ))
+        })
+}
+
+/// An `after` argument, read by the `decode` of the cursors that field hands out.
+fn cursor<T>(after: Option<String>, decode: fn(&str) -> Option<T>) -> Result<Option<T>, ApiError> {
+    after
+        .map(|text| {
+            decode(&text).ok_or_else(|| {
+                ApiError::InvalidArgument("after is not a cursor this API handed out".into())
+            })
+        })
+        .transpose()
+}
+
 /// A channel SID argument, checked before anything is read.
 fn channel_sid_argument(channel_sid: &ID) -> Result<&str, ApiError> {
     check_sid(SidKind::Channel, channel_sid)
@@ -579,27 +588,9 @@ impl Me {
     ) -> async_graphql::Result<ChatConnection> {
         let scope = scope(ctx)?;
         let store = ctx.data::<ChannelStore>()?;
-        let page_size = usize::try_from(first.unwrap_or(DEFAULT_PAGE_SIZE))
-            .ok()
-            .filter(|size| *size <= MAX_PAGE_SIZE)
-            .ok_or_else(|| {
-                fail(
-                    ctx,
-                    ApiError::InvalidArgument(format!("first must be 0 to {MAX_PAGE_SIZE}")),
-                )
-            })?;
-        let after = after
-            .map(|cursor| {
-                ChatCursor::decode(&cursor).ok_or_else(|| {
-                    fail(
-                        ctx,
-                        ApiError::InvalidArgument(
-                            "after is not a cursor this API handed out".into(),
-                        ),
-                    )
-                })
-            })
-            .transpose()?;
+        let page_size = page_size(first.unwrap_or(DEFAULT_PAGE_SIZE), 0..=MAX_PAGE_SIZE)
+            .map_err(|e| fail(ctx, e))?;
+        let after = cursor(after, ChatCursor::decode).map_err(|e| fail(ctx, e))?;
         let page = store
             .chats_of(&scope.identity, page_size, after.as_ref())
             .await
