@@ -10,11 +10,11 @@
 //! last [`BUCKETS_READ`]: one GetItem each, at most once per cumulative read (a minute).
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 use crate::store::{
     ACCEPTED_AT, ChatRecord, ChatStatus, KEY, StoreError, TTL_ATTRIBUTE, chat_key, conditional,
-    get_n,
+    get_n, n, s,
 };
 
 pub const BUCKET_SECONDS: i64 = 600;
@@ -92,24 +92,21 @@ impl AcceptanceLog {
             .condition_expression("attribute_not_exists(#accepted) AND #status = :active")
             .expression_attribute_names("#accepted", ACCEPTED_AT)
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":now", number(now))
-            .expression_attribute_values(
-                ":active",
-                AttributeValue::S(ChatStatus::Active.as_str().into()),
-            )
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":active", s(ChatStatus::Active.as_str()))
             .build()
             .expect("update has table, key and expression");
         let bucket = bucket_start(now);
         let count_wait = Update::builder()
             .table_name(&self.table)
-            .key(KEY, AttributeValue::S(bucket_key(&self.queue, bucket)))
+            .key(KEY, s(bucket_key(&self.queue, bucket)))
             .update_expression("SET #ttl = :ttl ADD #accepted :one, #wait :wait")
             .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
             .expression_attribute_names("#accepted", ACCEPTED)
             .expression_attribute_names("#wait", WAIT_SECONDS)
-            .expression_attribute_values(":ttl", number(bucket + BUCKET_RETENTION_SECONDS))
-            .expression_attribute_values(":one", number(1))
-            .expression_attribute_values(":wait", number(wait_seconds))
+            .expression_attribute_values(":ttl", n(bucket + BUCKET_RETENTION_SECONDS))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":wait", n(wait_seconds))
             .build()
             .expect("update has table, key and expression");
         let written = self
@@ -143,10 +140,6 @@ impl AcceptanceLog {
         }
         Ok(recent)
     }
-}
-
-fn number(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
 }
 
 fn bucket_start(now: i64) -> i64 {

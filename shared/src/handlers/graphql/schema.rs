@@ -178,9 +178,10 @@ impl TryFrom<&ChatSummary> for Chat {
 
 impl Chat {
     fn from_record(record: ChatRecord) -> Result<Self, ApiError> {
+        let summary = Self::try_from(&ChatSummary::from(&record))?;
         Ok(Self {
-            record: Some(Box::new(record.clone())),
-            ..Self::try_from(&ChatSummary::from(&record))?
+            record: Some(Box::new(record)),
+            ..summary
         })
     }
 
